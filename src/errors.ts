@@ -1,0 +1,64 @@
+/**
+ * Every coded error walhook raises. A user-facing error is one line that names the thing that is
+ * wrong (file, key path, table, slot) and what to do; `exitCode` 2 marks usage and config errors,
+ * which the CLI prints without a stack trace.
+ */
+export const errorCodes = {
+  WALHOOK_ERR_USAGE: { exitCode: 2, description: 'The command line is malformed.' },
+  WALHOOK_ERR_CONFIG_READ: { exitCode: 2, description: 'The config file cannot be read.' },
+  WALHOOK_ERR_CONFIG_YAML: { exitCode: 2, description: 'The config file is not valid YAML.' },
+  WALHOOK_ERR_CONFIG_ENV: {
+    exitCode: 2,
+    description: 'The config file references an environment variable that is not set and has no default.',
+  },
+  WALHOOK_ERR_CONFIG_INVALID: {
+    exitCode: 2,
+    description: 'A config value is missing, unknown or of the wrong type or shape.',
+  },
+  WALHOOK_ERR_TABLE_NOT_FOUND: { exitCode: 2, description: 'A trigger names a table that does not exist.' },
+  WALHOOK_ERR_WAL_LEVEL: { exitCode: 2, description: 'The server does not run with wal_level=logical.' },
+  WALHOOK_ERR_SLOT_PLUGIN: {
+    exitCode: 2,
+    description: 'The replication slot exists but is not a pgoutput logical slot of this database.',
+  },
+  WALHOOK_ERR_PERMISSION: {
+    exitCode: 2,
+    description: 'The database role lacks a privilege walhook needs (REPLICATION, table ownership, CREATE).',
+  },
+  WALHOOK_ERR_PROTOCOL: {
+    exitCode: 1,
+    description: 'A replication message could not be decoded; the stream is restarted from the confirmed LSN.',
+  },
+  WALHOOK_ERR_CHECKPOINT_REGRESSION: {
+    exitCode: 1,
+    description: 'An internal invariant broke: the acknowledged position was asked to move backwards.',
+  },
+  WALHOOK_ERR_DELIVERY_FAILED: {
+    exitCode: 1,
+    description: 'A webhook delivery failed after all retries; the event was logged and settled.',
+  },
+  WALHOOK_ERR_SHUTDOWN_TIMEOUT: {
+    exitCode: 1,
+    description: 'Deliveries still in flight when the shutdown grace period ended; they are replayed on restart.',
+  },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class WalhookError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WalhookError';
+    this.code = code;
+  }
+
+  get exitCode(): number {
+    return errorCodes[this.code].exitCode;
+  }
+}
+
+export function isWalhookError(err: unknown, code?: ErrorCode): err is WalhookError {
+  return err instanceof WalhookError && (code === undefined || err.code === code);
+}
