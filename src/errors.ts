@@ -21,6 +21,11 @@ export const errorCodes = {
     exitCode: 2,
     description: 'The replication slot exists but is not a pgoutput logical slot of this database.',
   },
+  WALHOOK_ERR_REPLICA_IDENTITY: {
+    exitCode: 2,
+    description:
+      'A table has no replica identity (no primary key, REPLICA IDENTITY DEFAULT or NOTHING): publishing it would make its UPDATE and DELETE fail.',
+  },
   WALHOOK_ERR_PERMISSION: {
     exitCode: 2,
     description: 'The database role lacks a privilege walhook needs (REPLICATION, table ownership, CREATE).',

@@ -14,6 +14,8 @@ export interface EmbeddedPostgresHandle {
 }
 
 export interface EmbeddedPostgresOptions {
+  /** Listen here instead of on a free port. */
+  port?: number;
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
@@ -39,7 +41,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const dir = await mkdtemp(join(tmpdir(), 'walhook-pg-'));
   // As root, initdb runs as another user that must be able to create the data directory here.
   await chmod(dir, 0o777);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const settings = { wal_level: 'logical', max_replication_slots: '20', max_wal_senders: '20', ...options.settings };
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/load.js';
+import { isWalhookError, WalhookError } from './errors.js';
+import { createLogger } from './observability/logger.js';
+import { version } from './version.js';
+
+const USAGE = `Usage: walhook <command> [options]
+
+Commands:
+  run       --config FILE   stream changes to webhooks (FILE defaults to $WALHOOK_CONFIG)
+  validate  --config FILE   check the config file and, when reachable, the database
+  demo      [--follow]      run walhook against an embedded Postgres and show deliveries
+
+Options:
+  -h, --help      show this help
+  -v, --version   print the version`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  switch (command) {
+    case 'run': {
+      const path = configPath(rest);
+      const config = await loadConfig(path);
+      const { runService } = await import('./main.js');
+      return runService(config, createLogger());
+    }
+    case 'validate': {
+      const path = configPath(rest);
+      const { validate } = await import('./validate.js');
+      return validate(path, (line) => process.stdout.write(`${line}\n`));
+    }
+    case 'demo': {
+      const { values } = usage(() => parseArgs({ args: rest, options: { follow: { type: 'boolean' } } }));
+      const { runDemo } = await import('./demo/demo.js');
+      return runDemo({ follow: values.follow === true });
+    }
+    default:
+      throw new WalhookError('WALHOOK_ERR_USAGE', `unknown command "${command}"; run walhook --help`);
+  }
+}
+
+/** parseArgs errors are usage errors: one line and exit 2. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new WalhookError('WALHOOK_ERR_USAGE', `${(err as Error).message}; run walhook --help`);
+  }
+}
+
+function configPath(args: string[]): string {
+  const { values } = usage(() => parseArgs({ args, options: { config: { type: 'string', short: 'c' } } }));
+  const path = values.config ?? process.env.WALHOOK_CONFIG;
+  if (typeof path !== 'string' || path === '') {
+    throw new WalhookError('WALHOOK_ERR_USAGE', 'no config file: pass --config FILE or set WALHOOK_CONFIG');
+  }
+  return path;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Open handles (keep-alive sockets, timers) must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 100).unref();
+  },
+  (err: unknown) => {
+    if (isWalhookError(err) && err.exitCode === 2) {
+      process.stderr.write(`${err.code === 'WALHOOK_ERR_USAGE' ? 'walhook: ' : ''}${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`walhook: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,191 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type ErrorCode, WalhookError } from '../errors.js';
+import { interpolateEnv, type KeyPath } from './interpolate.js';
+import { type Config, configSchema } from './schema.js';
+
+/** Reads, interpolates and validates a config file; every failure is a one-line `WalhookError`. */
+export async function loadConfig(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Readonly<Config>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = firstLine(err instanceof Error ? err.message : String(err));
+    throw new WalhookError('WALHOOK_ERR_CONFIG_READ', `${path}: cannot read file: ${reason}`, { cause: err });
+  }
+  return parseConfig(text, path, env);
+}
+
+/**
+ * Validates config text. `fileLabel` starts every message. Only the first problem is reported, in
+ * document order, except that an unknown key goes first: a misspelt key usually also causes the
+ * "required" or type problem zod lists before it, and naming the misspelling is the useful hint.
+ */
+export function parseConfig(
+  text: string,
+  fileLabel: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<Config> {
+  const fail = (code: ErrorCode, path: readonly PropertyKey[], problem: string, cause?: unknown) => {
+    const where = path.length > 0 ? `${formatKeyPath(path)}: ` : '';
+    return new WalhookError(code, `${fileLabel}: ${where}${firstLine(problem)}`, { cause });
+  };
+
+  const lineCounter = new LineCounter();
+  // Integers as bigints so a `where` literal keeps every digit; numbersOutsideWhere converts the rest.
+  const doc = parseDocument(text, {
+    intAsBigInt: true,
+    prettyErrors: false,
+    lineCounter,
+    logLevel: 'silent',
+  });
+  // Warnings count as errors: an unresolved tag, for one, would otherwise silently become a string.
+  const yamlError = doc.errors[0] ?? doc.warnings[0];
+  if (yamlError) {
+    const { line, col } = lineCounter.linePos(yamlError.pos[0]);
+    const message = `${fileLabel}:${line}:${col}: invalid YAML: ${firstLine(yamlError.message)}`;
+    throw new WalhookError('WALHOOK_ERR_CONFIG_YAML', message, { cause: yamlError });
+  }
+  if (doc.contents === null) {
+    throw fail(
+      'WALHOOK_ERR_CONFIG_INVALID',
+      [],
+      'the file is empty (expected a mapping with source and triggers)',
+    );
+  }
+  if (!isMap(doc.contents)) {
+    const got = isSeq(doc.contents) ? 'a list' : 'a single value';
+    throw fail('WALHOOK_ERR_CONFIG_INVALID', [], `expected a mapping at the top level, got ${got}`);
+  }
+
+  const envProblem = interpolateEnv(doc, env);
+  if (envProblem) throw fail(envProblem.code, envProblem.path, envProblem.problem);
+
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // Only alias abuse (a billion-laughs file) gets here; the parser reported everything else.
+    throw fail(
+      'WALHOOK_ERR_CONFIG_YAML',
+      [],
+      `invalid YAML: ${err instanceof Error ? err.message : err}`,
+      err,
+    );
+  }
+  data = numbersOutsideWhere(data, [], (path) => {
+    throw fail(
+      'WALHOOK_ERR_CONFIG_INVALID',
+      path,
+      `integer beyond ±${Number.MAX_SAFE_INTEGER} (only a trigger's where keeps such integers exact)`,
+    );
+  });
+
+  const result = configSchema.safeParse(data, { error: issueProblem });
+  if (!result.success) {
+    const { issues } = result.error;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
+    const path =
+      issue?.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue?.path;
+    throw fail('WALHOOK_ERR_CONFIG_INVALID', path ?? [], issue?.message ?? 'invalid', result.error);
+  }
+  return deepFreeze(result.data);
+}
+
+function isWhere(path: KeyPath): boolean {
+  return path.length === 3 && path[0] === 'triggers' && path[2] === 'where';
+}
+
+function numbersOutsideWhere(value: unknown, path: KeyPath, unsafe: (path: KeyPath) => never): unknown {
+  if (isWhere(path)) return value;
+  if (typeof value === 'bigint') {
+    const max = BigInt(Number.MAX_SAFE_INTEGER);
+    return value > max || value < -max ? unsafe(path) : Number(value);
+  }
+  if (Array.isArray(value))
+    return value.map((item, index) => numbersOutsideWhere(item, [...path, index], unsafe));
+  if (typeof value === 'object' && value !== null) {
+    // fromEntries, not assignment, so a `__proto__` key stays an ordinary (and rejected) key.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, numbersOutsideWhere(item, [...path, key], unsafe)]),
+    );
+  }
+  return value;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  bigint: 'an integer',
+  boolean: 'a boolean',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+};
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+  return EXPECTED[typeof value] ?? typeof value;
+}
+
+/**
+ * Zod's messages rephrased in config terms. It never quotes the input, which may be a secret that came
+ * from the environment. Schema-level messages (ours and the where schema's) take precedence over it.
+ */
+function issueProblem(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'required';
+      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(issue.input)}`;
+    case 'invalid_value':
+      return issue.values.length === 1
+        ? `expected ${String(issue.values[0])}`
+        : `expected one of ${issue.values.map(String).join(', ')}`;
+    case 'too_small':
+      if (issue.origin === 'array')
+        return issue.minimum === 1 ? 'must not be empty' : `needs at least ${issue.minimum} items`;
+      if (issue.origin === 'string')
+        return issue.minimum === 1 ? 'must not be empty' : `needs at least ${issue.minimum} characters`;
+      return `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `allows at most ${issue.maximum} items`;
+      if (issue.origin === 'string') return `allows at most ${issue.maximum} characters`;
+      return `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;
+    case 'invalid_key':
+      return issue.issues[0]?.message;
+    default:
+      return undefined;
+  }
+}
+
+/** `triggers[1].operations[0]`; keys that are not plain words are quoted: `headers["X.Y"]`. */
+function formatKeyPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((segment, index) => {
+      if (typeof segment === 'number') return `[${segment}]`;
+      const key = String(segment);
+      if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return `[${JSON.stringify(key)}]`;
+      return index === 0 ? key : `.${key}`;
+    })
+    .join('');
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0]?.trim() ?? '';
+}
+
+/** Freezes the whole tree, so no stage can change the config another stage also reads. */
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { whereSchema } from '../triggers/where-schema.js';
+
+export const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** A table as Postgres names it: identifiers after case folding and quote removal. */
+export interface TableName {
+  schema: string;
+  name: string;
+}
+
+/** Postgres truncates longer names (NAMEDATALEN - 1), so a longer one could never match a relation. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/** A `z.strictObject` whose unknown-key message lists the keys it accepts, so typos are easy to spot. */
+function strictObject<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key (expected one of ${known})` : undefined,
+  });
+}
+
+/** Rejects repeated entries, naming the first occurrence, because a repeat is almost always a typo. */
+function uniqueList<T extends z.ZodType<string>>(item: T, what: string, key: string) {
+  return z
+    .array(item)
+    .min(1)
+    .superRefine((items, ctx) => {
+      items.forEach((value, index) => {
+        const first = items.indexOf(value);
+        if (first !== index) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index],
+            message: `duplicate ${what} "${value}" (also ${key}[${first}])`,
+          });
+        }
+      });
+    });
+}
+
+/*
+ * Mirrors the Postgres lexer: an unquoted identifier is letters (any non-ASCII character counts),
+ * digits, `_` and `$`, not starting with a digit or `$`; a quoted one is anything, with `""` for `"`.
+ */
+const IDENTIFIER = /"((?:[^"]|"")+)"|([A-Za-z_\u{80}-\u{10FFFF}][A-Za-z0-9_$\u{80}-\u{10FFFF}]*)/uy;
+
+function parseTableName(text: string): TableName | string {
+  const parts: string[] = [];
+  let pos = 0;
+  for (;;) {
+    IDENTIFIER.lastIndex = pos;
+    const match = IDENTIFIER.exec(text);
+    if (!match) break;
+    // Unquoted identifiers fold to lower case as in SQL; Postgres folds only ASCII letters.
+    const part =
+      match[1]?.replaceAll('""', '"') ?? (match[2] ?? '').replace(/[A-Z]+/g, (s) => s.toLowerCase());
+    if (Buffer.byteLength(part) > MAX_IDENTIFIER_BYTES) {
+      return `identifier longer than ${MAX_IDENTIFIER_BYTES} bytes`;
+    }
+    parts.push(part);
+    pos = IDENTIFIER.lastIndex;
+    if (pos === text.length || text[pos] !== '.') break;
+    pos += 1;
+  }
+  const [first, second] = parts;
+  if (pos !== text.length || first === undefined || parts.length > 2) {
+    return 'expected schema.table or table (identifiers, "double-quoted" for other characters or upper case)';
+  }
+  return second === undefined ? { schema: 'public', name: first } : { schema: first, name: second };
+}
+
+const tableSchema = z.string().transform((text, ctx) => {
+  const parsed = parseTableName(text);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return { ...parsed, text };
+});
+
+const webhookSchema = z.string().refine((text) => {
+  if (!URL.canParse(text)) return false;
+  const { protocol } = new URL(text);
+  return protocol === 'http:' || protocol === 'https:';
+}, 'expected an http or https URL');
+
+// RFC 9110 token characters; anything else would make the HTTP client throw at delivery time.
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+const headerValue = z.string().regex(/^[^\r\n]*$/, 'header values cannot contain line breaks');
+
+const retrySchema = strictObject({
+  num_retries: z.number().int().min(0).default(0),
+  interval_sec: z.number().min(0).default(10),
+  timeout_sec: z.number().positive().default(60),
+});
+
+const triggerSchema = strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ and - only'),
+  table: tableSchema,
+  operations: uniqueList(z.enum(OPERATIONS), 'operation', 'operations'),
+  columns: uniqueList(z.string().min(1), 'column', 'columns').optional(),
+  where: whereSchema.optional(),
+  webhook: webhookSchema,
+  headers: z.record(headerName, headerValue).optional(),
+  // prefault (not default) so an omitted block still gets each key's own default
+  retry: retrySchema.prefault({}),
+}).transform(({ table: { text, ...table }, ...trigger }) => ({ ...trigger, table, tableText: text }));
+
+const sourceSchema = strictObject({
+  connection: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection URL'),
+  slot: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/, 'expected 1 to 63 characters among a-z, 0-9 and _')
+    .default('walhook'),
+  // Lower case only, so the name means the same whether or not a SQL statement quotes it.
+  publication: z
+    .string()
+    .regex(
+      /^[a-z_][a-z0-9_$]{0,62}$/,
+      'expected a lower-case identifier: a-z, 0-9, _ and $, not starting with a digit or $, at most 63 characters',
+    )
+    .default('walhook'),
+});
+
+export const configSchema = strictObject({
+  // The cast is sound: prefault runs `{}` through the schema, which then reports source.connection as
+  // required rather than source as missing.
+  source: sourceSchema.prefault({} as z.input<typeof sourceSchema>),
+  server: strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9187),
+  }).prefault({}),
+  shutdown_grace_sec: z.number().min(0).default(10),
+  triggers: z
+    .array(triggerSchema)
+    .min(1)
+    .superRefine((triggers, ctx) => {
+      const firstIndex = new Map<string, number>();
+      triggers.forEach(({ name }, index) => {
+        const first = firstIndex.get(name);
+        if (first === undefined) {
+          firstIndex.set(name, index);
+        } else {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'name'],
+            message: `duplicate trigger name "${name}" (also triggers[${first}].name)`,
+          });
+        }
+      });
+    }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type TriggerConfig = Config['triggers'][number];

@@ -1,0 +1,183 @@
+import type { Logger } from 'pino';
+import { Acknowledger } from './checkpoint/acknowledger.js';
+import { CheckpointTracker } from './checkpoint/tracker.js';
+import type { Config } from './config/schema.js';
+import { isWalhookError, WalhookError } from './errors.js';
+import type { Metrics } from './observability/metrics.js';
+import { eventId } from './sink/event-id.js';
+import { hasuraBody, type RenderedRows } from './sink/payload.js';
+import { WebhookSink } from './sink/webhook-sink.js';
+import { formatLsn } from './source/change.js';
+import { decodePgoutput } from './source/pgoutput-decoder.js';
+import { ReplicationStream } from './source/replication-stream.js';
+import { rowImages, rowKey, rowToJson } from './source/row-images.js';
+import { prepareSource, type SourceState } from './source/setup.js';
+import { type Change, TransactionReader } from './source/transaction-reader.js';
+import { filterReason, TriggerIndex } from './triggers/matcher.js';
+import { userAgent } from './version.js';
+
+const SETUP_RETRY_MIN_MS = 500;
+const SETUP_RETRY_MAX_MS = 30_000;
+
+/**
+ * One slot's flow: source (stream, decoding) → triggers (matching) → sink (delivery) →
+ * checkpoint (settled LSN, acknowledgement).
+ */
+export class Pipeline {
+  private readonly logger: Logger;
+  private readonly triggers: TriggerIndex;
+  private readonly sink: WebhookSink;
+  private readonly tracker: CheckpointTracker;
+  private readonly acknowledger: Acknowledger;
+  private readonly reader: TransactionReader;
+  private readonly stream: ReplicationStream;
+  private source: SourceState | null = null;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly metrics: Metrics,
+    logger: Logger,
+    /** An error the pipeline cannot continue after; nothing unsettled has been confirmed. */
+    private readonly onFatal: (err: unknown) => void,
+  ) {
+    this.logger = logger.child({ slot: config.source.slot });
+    this.triggers = new TriggerIndex(config.triggers);
+    this.sink = new WebhookSink({ logger: this.logger.child({ stage: 'sink' }), userAgent: userAgent() });
+    this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
+    this.acknowledger = new Acknowledger(
+      this.tracker,
+      (lsn) => this.stream.acknowledge(lsn),
+      this.logger.child({ stage: 'checkpoint' }),
+      (lsn) => this.metrics.confirmedLsn.set(Number(lsn)),
+    );
+    this.reader = new TransactionReader(
+      this.tracker,
+      (change) => this.route(change),
+      this.logger,
+      (schema, name) => this.source?.tables.find((t) => t.schema === schema && t.name === name)?.primaryKey,
+    );
+    this.stream = new ReplicationStream({
+      connection: config.source.connection,
+      slot: config.source.slot,
+      publication: config.source.publication,
+      logger: this.logger.child({ stage: 'source' }),
+      onData: (payload) => this.receive(payload),
+      onKeepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
+      onConnected: () => this.metrics.replicationConnected.set(1),
+      onDisconnected: () => {
+        this.metrics.replicationConnected.set(0);
+        this.metrics.replicationReconnects.inc();
+        this.reader.reset();
+      },
+    });
+  }
+
+  ready(): boolean {
+    return this.stream.isConnected;
+  }
+
+  /** Prepares slot and publication, retrying while Postgres is unreachable, then starts streaming. */
+  async start(): Promise<void> {
+    const source = this.config.source;
+    const tables = this.config.triggers.map((t) => t.table);
+    let delay = SETUP_RETRY_MIN_MS;
+    while (!this.stopping) {
+      try {
+        this.source = await prepareSource({ ...source, tables }, this.logger);
+        break;
+      } catch (err) {
+        if (isWalhookError(err)) throw err;
+        this.logger.error({ err, retry_in_ms: delay }, 'cannot prepare the source database; retrying');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        delay = Math.min(delay * 2, SETUP_RETRY_MAX_MS);
+      }
+    }
+    if (this.stopping || !this.source) return;
+    this.metrics.confirmedLsn.set(Number(this.source.confirmedLsn));
+    this.stream.start();
+  }
+
+  /**
+   * Stops reading, lets deliveries in flight finish within the grace period, confirms what is
+   * settled and closes. Returns false when events were still unsettled (they replay on restart).
+   */
+  async stop(graceSec: number): Promise<boolean> {
+    this.stopping = true;
+    this.wake?.();
+    const drained = await this.sink.drain(graceSec * 1000);
+    const lsn = this.acknowledger.flush(false);
+    this.acknowledger.stop();
+    await this.stream.stop();
+    await this.sink.close();
+    this.logger.info(
+      {
+        confirmed_lsn: lsn === null ? null : formatLsn(lsn),
+        unsettled_events: this.tracker.inFlightEvents,
+      },
+      drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',
+    );
+    return drained;
+  }
+
+  private receive(payload: Buffer): void {
+    // Messages after stop are dropped unconfirmed; Postgres sends them again on the next start.
+    if (this.stopping) return;
+    try {
+      this.reader.handle(decodePgoutput(payload));
+    } catch (err) {
+      this.stopping = true;
+      this.onFatal(err);
+    }
+  }
+
+  private route(change: Change): void {
+    const { relation, txn } = change;
+    const table = `${relation.schema}.${relation.name}`;
+    this.metrics.changesReceived.inc({ table, op: change.op });
+    const triggers = this.triggers.forRelation(relation);
+    if (triggers.length === 0) return;
+    const images = rowImages(change);
+    let rows: RenderedRows | null = null;
+    let key: string | null = null;
+    for (const trigger of triggers) {
+      const reason = filterReason(trigger, change, images);
+      if (reason) {
+        this.metrics.eventsFiltered.inc({ trigger: trigger.name, reason });
+        continue;
+      }
+      rows ??= {
+        newJson: images.new ? rowToJson(relation, images.new) : 'null',
+        oldJson: images.old ? rowToJson(relation, images.old) : 'null',
+        unchangedToast: images.unchangedToast,
+      };
+      key ??= rowKey(change, images);
+      if (!this.source) throw new WalhookError('WALHOOK_ERR_PROTOCOL', 'change received before the source was ready');
+      const id = eventId(this.source.systemId, txn.finalLsn, change.index, trigger.name);
+      const settleTransaction = this.tracker.track(txn.tracked);
+      this.metrics.eventsMatched.inc({ trigger: trigger.name });
+      this.metrics.inFlightEvents.inc();
+      this.sink.submit({
+        id,
+        target: trigger.target,
+        orderingKey: key,
+        op: change.op,
+        table,
+        commitLsn: txn.finalLsn,
+        body: hasuraBody(change, rows, trigger, id),
+        settle: (outcome) => {
+          this.metrics.inFlightEvents.dec();
+          this.metrics.eventsSettled.inc({ trigger: trigger.name, outcome });
+          settleTransaction();
+        },
+      });
+    }
+  }
+}

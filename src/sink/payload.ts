@@ -1,0 +1,42 @@
+import { formatLsn, POSTGRES_EPOCH_MICROS } from '../source/change.js';
+import type { Change } from '../source/transaction-reader.js';
+import { jsonString } from '../source/values.js';
+
+/** Row objects of a change rendered once and shared by every trigger it matches. */
+export interface RenderedRows {
+  newJson: string;
+  oldJson: string;
+  unchangedToast: readonly string[];
+}
+
+/** Commit time as ISO 8601 in UTC with microseconds, like Hasura's `created_at`. */
+export function commitTimeIso(commitTime: bigint): string {
+  const micros = commitTime + POSTGRES_EPOCH_MICROS;
+  const seconds = micros / 1_000_000n;
+  const fraction = (micros % 1_000_000n).toString().padStart(6, '0');
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+/**
+ * Hasura's event-trigger body. Everything but `delivery_info.current_retry` is fixed per event, so
+ * the text is built once and each attempt only splices in its retry number.
+ */
+export function hasuraBody(
+  change: Change,
+  rows: RenderedRows,
+  trigger: { name: string; maxRetries: number },
+  id: string,
+): (currentRetry: number) => string {
+  const { relation, txn } = change;
+  const unchanged =
+    rows.unchangedToast.length > 0 ? `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}` : '';
+  const head =
+    `{"id":"${id}","created_at":"${commitTimeIso(txn.commitTime)}",` +
+    `"trigger":{"name":${jsonString(trigger.name)}},` +
+    `"table":{"schema":${jsonString(relation.schema)},"name":${jsonString(relation.name)}},` +
+    `"event":{"op":"${change.op}","data":{"old":${rows.oldJson},"new":${rows.newJson}},` +
+    `"session_variables":null,"trace_context":null${unchanged}},` +
+    `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
+  const tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
+  return (currentRetry) => head + currentRetry + tail;
+}

@@ -1,0 +1,146 @@
+import { Agent, request } from 'undici';
+import type { WebhookTarget } from './delivery-event.js';
+
+/** How much of a response body is kept for logs. */
+const SNIPPET_BYTES = 4096;
+/** Past this, closing the connection is cheaper than reading a response body nobody looks at. */
+const DISCARD_LIMIT_BYTES = 128 * 1024;
+
+/** Failures that happen before a request reaches the receiver, so the receiver cannot have acted on it. */
+const CONNECT_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export type AttemptErrorType = 'timeout' | 'connect' | 'network' | 'http';
+
+export interface AttemptError {
+  type: AttemptErrorType;
+  message: string;
+}
+
+export interface AttemptResult {
+  /** The response status, or null when no response head arrived. */
+  status: number | null;
+  durationMs: number;
+  /** Set for anything but a complete 2xx response. */
+  error?: AttemptError;
+  /** The first 4 KiB of the response body, decoded as UTF-8. */
+  responseSnippet: string;
+}
+
+/** POSTs webhook bodies over one shared keep-alive connection pool per origin. */
+export class WebhookClient {
+  readonly #agent = new Agent({
+    keepAliveTimeout: 4_000,
+    // The per-attempt timer bounds the whole exchange; undici's own 300 s timers would only interfere.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  readonly #userAgent: string;
+  readonly #headers = new WeakMap<WebhookTarget, Record<string, string>>();
+
+  constructor(options: { userAgent: string }) {
+    this.#userAgent = options.userAgent;
+  }
+
+  /** Never rejects: every failure comes back as `error` so the caller can decide to retry. */
+  async post(target: WebhookTarget, body: string): Promise<AttemptResult> {
+    const started = performance.now();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, target.retry.timeoutSec * 1000);
+    let status: number | null = null;
+    let responseSnippet = '';
+    try {
+      const response = await request(target.url, {
+        dispatcher: this.#agent,
+        method: 'POST',
+        headers: this.#headersFor(target),
+        body,
+        signal: controller.signal,
+      });
+      status = response.statusCode;
+      responseSnippet = await readSnippet(response.body);
+      const durationMs = performance.now() - started;
+      if (status >= 200 && status < 300) return { status, durationMs, responseSnippet };
+      return { status, durationMs, responseSnippet, error: { type: 'http', message: `HTTP ${status}` } };
+    } catch (err) {
+      const error: AttemptError = timedOut
+        ? { type: 'timeout', message: `no complete response within ${target.retry.timeoutSec}s` }
+        : classify(err);
+      return { status, durationMs: performance.now() - started, responseSnippet, error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Aborts requests in flight and closes every connection. */
+  close(): Promise<void> {
+    return this.#agent.destroy();
+  }
+
+  #headersFor(target: WebhookTarget): Record<string, string> {
+    let headers = this.#headers.get(target);
+    if (headers === undefined) {
+      // Lower-cased so a target's `content-type` replaces ours instead of travelling next to it.
+      headers = {};
+      for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
+      headers['content-type'] = 'application/json';
+      headers['user-agent'] = this.#userAgent;
+      this.#headers.set(target, headers);
+    }
+    return headers;
+  }
+}
+
+/** Reads the body to its end (so the connection goes back to the pool), keeping only its start. */
+async function readSnippet(body: AsyncIterable<Buffer>): Promise<string> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let readBytes = 0;
+  for await (const chunk of body) {
+    if (keptBytes < SNIPPET_BYTES) {
+      kept.push(chunk);
+      keptBytes += chunk.length;
+    }
+    readBytes += chunk.length;
+    // Leaving the loop destroys the body, and with it the connection.
+    if (readBytes > DISCARD_LIMIT_BYTES) break;
+  }
+  return Buffer.concat(kept, Math.min(keptBytes, SNIPPET_BYTES)).toString('utf8');
+}
+
+function classify(err: unknown): AttemptError {
+  const code = errorCode(err);
+  const type = code !== undefined && CONNECT_ERROR_CODES.has(code) ? 'connect' : 'network';
+  const message = describe(err);
+  return { type, message: code === undefined || message.includes(code) ? message : `${code}: ${message}` };
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  if ('code' in err && typeof err.code === 'string') return err.code;
+  if (err instanceof AggregateError) return errorCode(err.errors[0]);
+  return 'cause' in err ? errorCode(err.cause) : undefined;
+}
+
+function describe(err: unknown): string {
+  // Happy-eyeballs connection failures are AggregateErrors with an empty message of their own.
+  if (err instanceof AggregateError && err.message === '') return err.errors.map(describe).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}

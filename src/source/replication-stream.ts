@@ -1,0 +1,131 @@
+import type { Logger } from 'pino';
+import pg from 'pg';
+import { LogicalReplicationService } from 'pg-logical-replication';
+import { formatLsn, type Lsn, parseLsn } from './change.js';
+
+export interface ReplicationStreamOptions {
+  connection: string;
+  slot: string;
+  publication: string;
+  logger: Logger;
+  /** One raw pgoutput message (the XLogData payload), in stream order. */
+  onData(payload: Buffer): void;
+  /** A primary keepalive: the server's WAL position; reply with `acknowledge` when asked. */
+  onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
+  onConnected(): void;
+  onDisconnected(error: unknown): void;
+}
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * A pgoutput replication connection that reconnects with backoff. It never acknowledges by itself:
+ * pg-logical-replication's timer is off (`timeoutSeconds: 0`) and every standby status update goes
+ * through `acknowledge`, with the position the checkpoint tracker allows. It always starts from
+ * LSN 0/0, which Postgres reads as "from the slot's confirmed_flush_lsn": the library would otherwise
+ * restart from the last position it saw, skipping transactions that were never settled.
+ */
+export class ReplicationStream {
+  private service: LogicalReplicationService | null = null;
+  private stopped = false;
+  private connected = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly options: ReplicationStreamOptions) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /**
+   * Sends a standby status update confirming everything before `lsn` (write = flush = apply = lsn).
+   * pg-logical-replication adds one to the LSN it is given (it takes "the last byte received"),
+   * while `lsn` here is already the first byte not needed: hand it `lsn - 1`.
+   */
+  acknowledge(lsn: Lsn): boolean {
+    if (!this.service || !this.connected || lsn === 0n) return false;
+    void this.service.acknowledge(formatLsn(lsn - 1n));
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.service?.stop();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { logger } = this.options;
+    let delay = RECONNECT_MIN_MS;
+    while (!this.stopped) {
+      const service = new LogicalReplicationService(
+        { connectionString: this.options.connection, application_name: 'walhook' },
+        { acknowledge: { auto: false, timeoutSeconds: 0 } },
+      );
+      this.service = service;
+      let failure: unknown = null;
+      service.on('error', (err: Error) => {
+        failure ??= err;
+      });
+      service.on('start', () => {
+        this.connected = true;
+        delay = RECONNECT_MIN_MS;
+        logger.info({ slot: this.options.slot, publication: this.options.publication }, 'replication started');
+        this.options.onConnected();
+      });
+      service.on('data', (_lsn: string, payload: Buffer) => this.options.onData(payload));
+      service.on('heartbeat', (lsn: string, _timestamp: number, replyRequested: boolean) =>
+        this.options.onKeepalive(parseLsn(lsn), replyRequested),
+      );
+      try {
+        await service.subscribe(pgoutputBytes(this.options.publication), this.options.slot);
+        if (!this.stopped) failure ??= new Error('replication stream ended by the server');
+      } catch (err) {
+        failure ??= err;
+      }
+      await service.destroy().catch(() => {});
+      const wasConnected = this.connected;
+      this.connected = false;
+      this.service = null;
+      if (this.stopped) break;
+      if (wasConnected) this.options.onDisconnected(failure);
+      logger.warn(
+        { err: failure, slot: this.options.slot, retry_in_ms: delay },
+        wasConnected ? 'replication connection lost; reconnecting' : 'cannot start replication; retrying',
+      );
+      await this.sleep(delay + Math.floor(Math.random() * delay * 0.2));
+      delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** The plugin hands raw payloads to walhook's own decoder instead of the library's pg-types parser. */
+function pgoutputBytes(publication: string) {
+  return {
+    options: {},
+    name: 'pgoutput',
+    parse: (payload: Buffer) => payload,
+    start: (client: pg.Client, slotName: string, startLsn: string) =>
+      client.query(
+        `START_REPLICATION SLOT ${pg.escapeIdentifier(slotName)} LOGICAL ${startLsn} ` +
+          `(proto_version '1', publication_names ${pg.escapeLiteral(pg.escapeIdentifier(publication))}, messages 'true')`,
+      ),
+  };
+}

@@ -1,0 +1,83 @@
+import type { TupleData } from './change.js';
+import type { Change, RelationInfo } from './transaction-reader.js';
+import { jsonString, valueToJson } from './values.js';
+
+/**
+ * The row before and after a change, as far as the WAL tells: a value is `undefined` where the
+ * stream did not carry it (columns outside the replica identity in `old`, an unchanged TOASTed
+ * value in `new` that no old image can fill in).
+ */
+export interface RowImages {
+  new: TupleData | null;
+  old: TupleData | null;
+  /** Columns of `new` left out because pgoutput omitted their unchanged TOASTed value. */
+  unchangedToast: string[];
+}
+
+export function rowImages(change: Change): RowImages {
+  const { relation } = change;
+  const old = oldImage(change);
+  let next = change.newTuple;
+  const unchangedToast: string[] = [];
+  if (next?.includes(undefined)) {
+    next = next.slice();
+    for (let i = 0; i < next.length; i++) {
+      if (next[i] !== undefined) continue;
+      // Unchanged means the old value is the new value, when the old image has it.
+      next[i] = old?.[i];
+      if (next[i] === undefined) unchangedToast.push(relation.relation.columns[i]?.name ?? String(i));
+    }
+  }
+  return { new: next, old, unchangedToast };
+}
+
+function oldImage(change: Change): TupleData | null {
+  const { relation, op } = change;
+  if (op === 'TRUNCATE' || op === 'INSERT') return null;
+  if (change.oldTuple) return change.oldTuple;
+  if (relation.keyIndexes.length === 0) return null;
+  // Without an old tuple on UPDATE the key did not change, so the new row holds the old key.
+  const source = change.keyTuple ?? (op === 'UPDATE' ? change.newTuple : null);
+  if (!source) return null;
+  return keyOnly(relation, source);
+}
+
+function keyOnly(relation: RelationInfo, source: TupleData): TupleData {
+  const image: TupleData = new Array(source.length).fill(undefined);
+  for (const i of relation.keyIndexes) image[i] = source[i];
+  return image;
+}
+
+/** A row as `row_to_json` renders it, leaving out the columns the image does not carry. */
+export function rowToJson(relation: RelationInfo, values: TupleData): string {
+  const { columns } = relation.relation;
+  let json = '{';
+  for (let i = 0; i < columns.length; i++) {
+    const value = values[i];
+    if (value === undefined) continue;
+    const column = columns[i];
+    if (!column) continue;
+    if (json.length > 1) json += ',';
+    json += jsonString(column.name);
+    json += ':';
+    json += value === null ? 'null' : valueToJson(value, column.typeOid);
+  }
+  return `${json}}`;
+}
+
+/**
+ * Identifies the row an event is about, for per-row ordering: the replica identity key when the
+ * table has one (the new key on update, the old key on delete), else the whole row.
+ */
+export function rowKey(change: Change, images: RowImages): string {
+  const { relation } = change;
+  const row = images.new ?? images.old;
+  const prefix = `${relation.relation.id}:`;
+  if (!row) return prefix;
+  if (relation.keyIndexes.length > 0) {
+    let key = prefix;
+    for (const i of relation.keyIndexes) key += `${row[i] === null ? '\\N' : JSON.stringify(row[i] ?? null)},`;
+    return key;
+  }
+  return prefix + rowToJson(relation, row);
+}

@@ -1,0 +1,167 @@
+import type { Logger } from 'pino';
+import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
+import { WalhookError } from '../errors.js';
+import { formatLsn, type Lsn, type PgoutputMessage, type Relation, type TupleData } from './change.js';
+
+export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
+
+/** A relation as last described by the stream, with lookups computed once per Relation message. */
+export interface RelationInfo {
+  relation: Relation;
+  schema: string;
+  name: string;
+  columnIndex: ReadonlyMap<string, number>;
+  /** Columns identifying a row: the replica identity key, or the primary key under REPLICA IDENTITY FULL. */
+  keyIndexes: readonly number[];
+}
+
+/** Primary key columns of a table, from the catalog: pgoutput flags every column as key under FULL. */
+export type PrimaryKeyLookup = (schema: string, name: string) => readonly string[] | undefined;
+
+export interface TransactionInfo {
+  finalLsn: Lsn;
+  /** Microseconds since 2000-01-01 UTC. */
+  commitTime: bigint;
+  xid: number;
+  tracked: TrackedTransaction;
+}
+
+export interface Change {
+  op: Operation;
+  relation: RelationInfo;
+  /** Position among all changes of the transaction, published tables only. */
+  index: number;
+  txn: TransactionInfo;
+  newTuple: TupleData | null;
+  /** The whole old row, sent under REPLICA IDENTITY FULL. */
+  oldTuple: TupleData | null;
+  /** The old key, sent when an update changed it or on delete under a key identity. */
+  keyTuple: TupleData | null;
+}
+
+/**
+ * Turns the message stream into changes with their transaction and index, and registers
+ * transactions with the checkpoint tracker. Survives reconnects: Postgres resends from the
+ * confirmed LSN, so whole transactions already received are skipped and a transaction cut off
+ * mid-way resumes after the changes already dispatched (the (commit LSN, index) restart point).
+ */
+export class TransactionReader {
+  private readonly relations = new Map<number, RelationInfo>();
+  private current: TransactionInfo | null = null;
+  private skipping = false;
+  private nextIndex = 0;
+  /** Changes of the open transaction already handed on, kept across reconnects. */
+  private dispatched = 0;
+  private lastCommitLsn: Lsn = 0n;
+
+  constructor(
+    private readonly tracker: CheckpointTracker,
+    private readonly onChange: (change: Change) => void,
+    private readonly logger: Logger,
+    private readonly primaryKey: PrimaryKeyLookup = () => undefined,
+  ) {}
+
+  /** The stream broke: what follows starts again at a Begin. */
+  reset(): void {
+    this.current = null;
+    this.skipping = false;
+  }
+
+  handle(message: PgoutputMessage): void {
+    switch (message.tag) {
+      case 'begin':
+        return this.begin(message.finalLsn, message.commitTime, message.xid);
+      case 'commit':
+        return this.commit(message.commitLsn, message.endLsn);
+      case 'relation':
+        return this.relationMessage(message.relation);
+      case 'insert':
+        return this.change('INSERT', message.relationId, message.newTuple, null, null);
+      case 'update':
+        return this.change('UPDATE', message.relationId, message.newTuple, message.oldTuple, message.keyTuple);
+      case 'delete':
+        return this.change('DELETE', message.relationId, null, message.oldTuple, message.keyTuple);
+      case 'truncate':
+        for (const relationId of message.relationIds) this.change('TRUNCATE', relationId, null, null, null);
+        return;
+      case 'type':
+      case 'origin':
+      case 'message':
+        return;
+    }
+  }
+
+  private begin(finalLsn: Lsn, commitTime: bigint, xid: number): void {
+    this.nextIndex = 0;
+    if (finalLsn <= this.lastCommitLsn) {
+      this.skipping = true;
+      this.logger.debug({ lsn: formatLsn(finalLsn) }, 'skipping a transaction already received');
+      return;
+    }
+    this.skipping = false;
+    const open = this.tracker.openTransaction;
+    if (open && open.finalLsn !== finalLsn) {
+      throw new WalhookError(
+        'WALHOOK_ERR_PROTOCOL',
+        `transaction ${formatLsn(open.finalLsn)} was cut off and the server resent ${formatLsn(finalLsn)} instead`,
+      );
+    }
+    if (!open) this.dispatched = 0;
+    this.current = { finalLsn, commitTime, xid, tracked: open ?? this.tracker.begin(finalLsn) };
+  }
+
+  private commit(commitLsn: Lsn, endLsn: Lsn): void {
+    if (this.skipping) {
+      this.skipping = false;
+      return;
+    }
+    const txn = this.requireTransaction('Commit');
+    this.current = null;
+    this.lastCommitLsn = commitLsn;
+    this.tracker.commit(txn.tracked, endLsn);
+  }
+
+  private change(
+    op: Operation,
+    relationId: number,
+    newTuple: TupleData | null,
+    oldTuple: TupleData | null,
+    keyTuple: TupleData | null,
+  ): void {
+    if (this.skipping) return;
+    const txn = this.requireTransaction(op);
+    const index = this.nextIndex++;
+    if (index < this.dispatched) return;
+    this.dispatched = index + 1;
+    const relation = this.relations.get(relationId);
+    if (!relation) {
+      throw new WalhookError('WALHOOK_ERR_PROTOCOL', `${op} for relation ${relationId} before its Relation message`);
+    }
+    this.onChange({ op, relation, index, txn, newTuple, oldTuple, keyTuple });
+  }
+
+  private relationMessage(relation: Relation): void {
+    const columnIndex = new Map(relation.columns.map((column, i) => [column.name, i]));
+    let keyIndexes: number[] = [];
+    relation.columns.forEach((column, i) => {
+      if (column.isKey) keyIndexes.push(i);
+    });
+    if (relation.replicaIdentity === 'full') {
+      const primaryKey = this.primaryKey(relation.schema, relation.name) ?? [];
+      const indexes = primaryKey.map((column) => columnIndex.get(column));
+      if (indexes.length > 0 && indexes.every((i) => i !== undefined)) keyIndexes = indexes as number[];
+    }
+    this.relations.set(relation.id, {
+      relation,
+      schema: relation.schema,
+      name: relation.name,
+      columnIndex,
+      keyIndexes,
+    });
+  }
+
+  private requireTransaction(what: string): TransactionInfo {
+    if (!this.current) throw new WalhookError('WALHOOK_ERR_PROTOCOL', `${what} message outside a transaction`);
+    return this.current;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Column values as `row_to_json` renders them. pgoutput sends each value as its type's text output
+ * (the replication session must run with DateStyle ISO); Postgres's json.c then decides per type
+ * whether that text is embedded raw, quoted, or reformatted. Values are kept as JSON text fragments
+ * so that a bigint or a 40-digit numeric reaches the payload digit for digit.
+ */
+
+/** OIDs of the built-in types walhook knows by name (pg_type.dat). */
+export const TypeOid = {
+  bool: 16,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  json: 114,
+  float4: 700,
+  float8: 701,
+  bpchar: 1042,
+  date: 1082,
+  timestamp: 1114,
+  timestamptz: 1184,
+  numeric: 1700,
+  uuid: 2950,
+  jsonb: 3802,
+} as const;
+
+/** Turns one non-NULL column text into its JSON fragment. */
+export type ValueRenderer = (text: string) => string;
+
+/**
+ * Postgres's escape_json escapes `"`, `\` and the C0 controls (as \b \f \n \r \t or lowercase \u00xx)
+ * and nothing else, which is exactly what JSON.stringify does for text that came from valid UTF-8.
+ */
+export function jsonString(text: string): string {
+  return JSON.stringify(text);
+}
+
+/**
+ * The renderer for a type, to be looked up once per relation column rather than per value. Types
+ * json.c has no category for (text, uuid, time, interval, money, ...) are quoted text.
+ */
+export function rendererFor(typeOid: number): ValueRenderer {
+  switch (typeOid) {
+    // Integer output is always a valid JSON number; json and jsonb output is JSON already.
+    case TypeOid.int2:
+    case TypeOid.int4:
+    case TypeOid.int8:
+    case TypeOid.json:
+    case TypeOid.jsonb:
+      return raw;
+    case TypeOid.numeric:
+    case TypeOid.float4:
+    case TypeOid.float8:
+      return numberOrString;
+    case TypeOid.bool:
+      return bool;
+    // XSD dates print exactly like ISO dates, including the ` BC` suffix and `infinity`.
+    case TypeOid.date:
+      return quoted;
+    case TypeOid.timestamp:
+      return timestampToXsd;
+    case TypeOid.timestamptz:
+      return timestamptzToXsd;
+    default:
+      return jsonString;
+  }
+}
+
+export function valueToJson(text: string, typeOid: number): string {
+  return rendererFor(typeOid)(text);
+}
+
+function raw(text: string): string {
+  return text;
+}
+
+/** For text that never needs escaping. */
+function quoted(text: string): string {
+  return `"${text}"`;
+}
+
+function bool(text: string): string {
+  return text === 't' ? 'true' : 'false';
+}
+
+/** json.c embeds a numeric type's output when IsValidJsonNumber accepts it, else quotes it (NaN, Infinity). */
+function numberOrString(text: string): string {
+  return isJsonNumber(text) ? text : `"${text}"`;
+}
+
+/** IsValidJsonNumber: an optional `-`, then the JSON number grammar (no leading zeros, no `+`, no bare `.`). */
+function isJsonNumber(text: string): boolean {
+  const end = text.length;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  if (i >= end) return false;
+  if (text.charCodeAt(i) === 48) i++;
+  else if (isDigit(text.charCodeAt(i))) i = skipDigits(text, i);
+  else return false;
+  if (text.charCodeAt(i) === 46) {
+    if (!isDigit(text.charCodeAt(i + 1))) return false;
+    i = skipDigits(text, i + 1);
+  }
+  const e = text.charCodeAt(i);
+  if (e === 101 || e === 69) {
+    i++;
+    const sign = text.charCodeAt(i);
+    if (sign === 43 || sign === 45) i++;
+    if (!isDigit(text.charCodeAt(i))) return false;
+    i = skipDigits(text, i);
+  }
+  return i === end;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+function skipDigits(text: string, from: number): number {
+  let i = from;
+  while (isDigit(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * json.c prints timestamps with USE_XSD_DATES whatever the DateStyle: ISO output with a `T` between
+ * date and time. `infinity` and `-infinity` have no space and pass through.
+ */
+function timestampToXsd(text: string): string {
+  const space = text.indexOf(' ');
+  if (space === -1) return `"${text}"`;
+  return `"${text.slice(0, space)}T${text.slice(space + 1)}"`;
+}
+
+/**
+ * As timestampToXsd, and XSD offsets always carry minutes: ISO prints a whole-hour offset as `+05`
+ * where XSD prints `+05:00`; offsets with minutes or seconds (`+05:30`, `+05:53:28`) print alike.
+ */
+function timestamptzToXsd(text: string): string {
+  const space = text.indexOf(' ');
+  if (space === -1) return `"${text}"`;
+  const bc = text.endsWith(' BC');
+  const end = bc ? text.length - 3 : text.length;
+  // The time part holds only digits, `:` and `.`, so the first sign after it starts the offset.
+  let zone = space + 1;
+  while (zone < end) {
+    const code = text.charCodeAt(zone);
+    if (code === 43 || code === 45) break;
+    zone++;
+  }
+  const date = text.slice(0, space);
+  if (end - zone !== 3) return `"${date}T${text.slice(space + 1)}"`;
+  return `"${date}T${text.slice(space + 1, end)}:00${bc ? ' BC' : ''}"`;
+}

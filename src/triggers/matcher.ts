@@ -1,0 +1,123 @@
+import type { TriggerConfig } from '../config/schema.js';
+import type { WebhookTarget } from '../sink/delivery-event.js';
+import type { TupleData } from '../source/change.js';
+import type { RowImages } from '../source/row-images.js';
+import type { Change, Operation, RelationInfo } from '../source/transaction-reader.js';
+import { compileWhere, type RowAccessor } from './where.js';
+
+export interface CompiledTrigger {
+  name: string;
+  operations: ReadonlySet<Operation>;
+  columns: readonly string[] | null;
+  where: ReturnType<typeof compileWhere> | null;
+  target: WebhookTarget;
+  maxRetries: number;
+}
+
+/** Why a trigger on the changed table did not fire; `null` when it fires. */
+export type FilterReason = 'operation' | 'columns' | 'where' | null;
+
+/**
+ * Triggers indexed by table, so matching a change costs the triggers of its table only.
+ * The lookup by relation is cached per Relation message.
+ */
+export class TriggerIndex {
+  private readonly byTable = new Map<string, CompiledTrigger[]>();
+  private readonly byRelation = new WeakMap<RelationInfo, CompiledTrigger[]>();
+
+  constructor(triggers: readonly TriggerConfig[]) {
+    for (const trigger of triggers) {
+      const key = tableKey(trigger.table.schema, trigger.table.name);
+      const list = this.byTable.get(key) ?? [];
+      list.push(compileTrigger(trigger));
+      this.byTable.set(key, list);
+    }
+  }
+
+  forRelation(relation: RelationInfo): readonly CompiledTrigger[] {
+    let triggers = this.byRelation.get(relation);
+    if (!triggers) {
+      triggers = this.byTable.get(tableKey(relation.schema, relation.name)) ?? [];
+      this.byRelation.set(relation, triggers);
+    }
+    return triggers;
+  }
+}
+
+function tableKey(schema: string, name: string): string {
+  return `${schema}\u0000${name}`;
+}
+
+function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
+  return {
+    name: trigger.name,
+    operations: new Set(trigger.operations.map((op) => op.toUpperCase() as Operation)),
+    columns: trigger.columns ?? null,
+    where: trigger.where ? compileWhere(trigger.where) : null,
+    target: {
+      trigger: trigger.name,
+      url: trigger.webhook,
+      headers: trigger.headers ?? {},
+      retry: {
+        numRetries: trigger.retry.num_retries,
+        intervalSec: trigger.retry.interval_sec,
+        timeoutSec: trigger.retry.timeout_sec,
+      },
+    },
+    maxRetries: trigger.retry.num_retries,
+  };
+}
+
+/**
+ * Applies a trigger's operations, columns and where filters to a change. A TRUNCATE carries no
+ * row, so only `operations` applies to it.
+ */
+export function filterReason(trigger: CompiledTrigger, change: Change, images: RowImages): FilterReason {
+  if (!trigger.operations.has(change.op)) return 'operation';
+  if (change.op === 'TRUNCATE') return null;
+  if (trigger.columns && change.op === 'UPDATE' && !anyColumnChanged(trigger.columns, change)) return 'columns';
+  if (
+    trigger.where &&
+    !trigger.where({
+      new: images.new && accessor(change.relation, images.new),
+      old: images.old && accessor(change.relation, images.old),
+    })
+  ) {
+    return 'where';
+  }
+  return null;
+}
+
+/**
+ * Whether an update changed one of `columns`. With the full old row this is exact. Without it only
+ * the key (unchanged unless pgoutput sent the old key) and omitted TOAST values (unchanged by
+ * definition) are known; any other listed column counts as changed, so no change is ever missed.
+ */
+function anyColumnChanged(columns: readonly string[], change: Change): boolean {
+  const { relation, newTuple, oldTuple, keyTuple } = change;
+  if (!newTuple) return false;
+  for (const column of columns) {
+    const i = relation.columnIndex.get(column);
+    if (i === undefined) continue;
+    const value = newTuple[i];
+    if (value === undefined) continue;
+    if (oldTuple) {
+      if (oldTuple[i] !== value) return true;
+    } else if (relation.relation.columns[i]?.isKey) {
+      if (keyTuple && keyTuple[i] !== value) return true;
+    } else {
+      return true;
+    }
+  }
+  return false;
+}
+
+function accessor(relation: RelationInfo, values: TupleData): RowAccessor {
+  return (column) => {
+    const i = relation.columnIndex.get(column);
+    if (i === undefined) return undefined;
+    const text = values[i];
+    if (text === undefined) return undefined;
+    return { text, typeOid: relation.relation.columns[i]?.typeOid ?? 0 };
+  };
+}

@@ -1,0 +1,136 @@
+import pg from 'pg';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { describeTables, qualifiedName, replicaIdentityProblem, type TableInfo, walLevel } from './source/setup.js';
+import { whereColumns } from './triggers/where.js';
+
+type Finding = { level: 'ok' | 'warn' | 'error'; message: string };
+
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * `walhook validate`: the config file first (an invalid file throws the one-line config error),
+ * then, when the database answers, what streaming needs. Exit code 0 when usable, 2 when not.
+ */
+export async function validate(path: string, print: (line: string) => void): Promise<number> {
+  const config = await loadConfig(path);
+  const tables = new Set(config.triggers.map((t) => qualifiedName(t.table)));
+  const findings: Finding[] = [
+    { level: 'ok', message: `${path}: ${config.triggers.length} trigger(s) on ${tables.size} table(s)` },
+  ];
+  const client = new pg.Client({
+    connectionString: config.source.connection,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: 'walhook-validate',
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    findings.push({
+      level: 'warn',
+      message: `database not reachable (${(err as Error).message}); database checks skipped`,
+    });
+    return report(findings, print);
+  }
+  try {
+    findings.push(...(await databaseFindings(client, config)));
+  } finally {
+    await client.end();
+  }
+  return report(findings, print);
+}
+
+function report(findings: Finding[], print: (line: string) => void): number {
+  for (const finding of findings) print(`${finding.level.padEnd(5)} ${finding.message}`);
+  return findings.some((f) => f.level === 'error') ? 2 : 0;
+}
+
+async function databaseFindings(client: pg.Client, config: Readonly<Config>): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const level = await walLevel(client);
+  findings.push(
+    level === 'logical'
+      ? { level: 'ok', message: 'wal_level is logical' }
+      : { level: 'error', message: `wal_level is ${level}; set wal_level = logical and restart Postgres` },
+  );
+  const role = await client.query<{ name: string; can: boolean }>(
+    'SELECT rolname AS name, rolreplication OR rolsuper AS can FROM pg_roles WHERE rolname = current_user',
+  );
+  const roleRow = role.rows[0];
+  findings.push(
+    roleRow?.can
+      ? { level: 'ok', message: `role ${roleRow.name} may replicate` }
+      : {
+          level: 'error',
+          message: `role ${roleRow?.name ?? '?'} lacks REPLICATION; run ALTER ROLE ${roleRow?.name ?? '...'} REPLICATION`,
+        },
+  );
+  const described = await describeTables(
+    client,
+    config.triggers.map((t) => t.table),
+  );
+  for (const [i, trigger] of config.triggers.entries()) {
+    const table = described[i];
+    const where = `triggers[${i}] (${trigger.name})`;
+    if (!table) {
+      findings.push({ level: 'error', message: `${where}: table ${qualifiedName(trigger.table)} does not exist` });
+      continue;
+    }
+    findings.push(...(await tableFindings(client, table, trigger, where)));
+  }
+  const slot = await client.query<{ plugin: string | null; database: string | null }>(
+    'SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1',
+    [config.source.slot],
+  );
+  const slotRow = slot.rows[0];
+  const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
+  if (!slotRow) findings.push({ level: 'ok', message: `slot ${config.source.slot} will be created` });
+  else if (slotRow.plugin !== 'pgoutput' || slotRow.database !== db) {
+    findings.push({
+      level: 'error',
+      message: `slot ${config.source.slot} exists with plugin ${slotRow.plugin} on database ${slotRow.database}; choose another source.slot`,
+    });
+  } else findings.push({ level: 'ok', message: `slot ${config.source.slot} exists` });
+  return findings;
+}
+
+async function tableFindings(
+  client: pg.Client,
+  table: TableInfo,
+  trigger: Config['triggers'][number],
+  where: string,
+): Promise<Finding[]> {
+  const name = qualifiedName(table);
+  const problem = replicaIdentityProblem(table);
+  if (problem) return [{ level: 'error', message: `${where}: ${problem}` }];
+  const findings: Finding[] = [{ level: 'ok', message: `${where}: table ${name} exists` }];
+  const columns = await client.query<{ name: string; key: boolean }>(
+    `SELECT a.attname AS name,
+            EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = a.attrelid AND x.indisprimary AND a.attnum = ANY (x.indkey)) AS key
+       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
+    [table.oid],
+  );
+  const byName = new Map(columns.rows.map((c) => [c.name, c.key]));
+  const referenced = trigger.where ? whereColumns(trigger.where) : { new: new Set<string>(), old: new Set<string>() };
+  for (const column of [...(trigger.columns ?? []), ...referenced.new, ...referenced.old]) {
+    if (!byName.has(column)) findings.push({ level: 'error', message: `${where}: column ${column} not in ${name}` });
+  }
+  if (table.replicaIdentity !== 'f') {
+    const nonKey = (cols: Iterable<string>) => [...cols].filter((c) => byName.get(c) === false);
+    const changed = nonKey(trigger.columns ?? []);
+    if (changed.length > 0) {
+      findings.push({
+        level: 'warn',
+        message: `${where}: without REPLICA IDENTITY FULL, updates cannot tell whether ${changed.join(', ')} changed and always fire; run ALTER TABLE ${name} REPLICA IDENTITY FULL`,
+      });
+    }
+    const old = nonKey(referenced.old);
+    if (old.length > 0) {
+      findings.push({
+        level: 'warn',
+        message: `${where}: where.old uses ${old.join(', ')}, which the old row carries only under REPLICA IDENTITY FULL; run ALTER TABLE ${name} REPLICA IDENTITY FULL`,
+      });
+    }
+  }
+  return findings;
+}

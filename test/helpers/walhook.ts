@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from '../../src/demo/embedded-postgres.js';
+import { waitUntil } from './receiver.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the walhook CLI from source to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+export async function writeConfig(yaml: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'walhook-test-'));
+  const path = join(dir, 'walhook.yaml');
+  await writeFile(path, yaml);
+  return path;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: log lines are arbitrary JSON
+export type LogLine = Record<string, any>;
+
+/** A `walhook run` process whose JSON log lines are parsed as they arrive. */
+export class WalhookProcess {
+  readonly logs: LogLine[] = [];
+  stderr = '';
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line.trim()) this.logs.push(JSON.parse(line));
+        newline = buffered.indexOf('\n');
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString('utf8');
+    });
+  }
+
+  /**
+   * Starts walhook with `configYaml`, in which `${PORT}` is the HTTP port chosen here; waits until
+   * it streams unless `waitReady` is false.
+   */
+  static async start(
+    configYaml: string,
+    env: NodeJS.ProcessEnv = {},
+    options: { waitReady?: boolean } = {},
+  ): Promise<WalhookProcess> {
+    const port = await freePort();
+    const path = await writeConfig(configYaml);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', path], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'debug', ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const walhook = new WalhookProcess(child, port);
+    if (options.waitReady !== false) await walhook.ready();
+    return walhook;
+  }
+
+  async ready(timeoutMs = 30_000): Promise<void> {
+    await waitUntil(
+      async () => {
+        if (this.child.exitCode !== null) {
+          throw new Error(`walhook exited with ${this.child.exitCode}: ${this.stderr}`);
+        }
+        const res = await fetch(`http://127.0.0.1:${this.port}/readyz`).catch(() => null);
+        return res?.status === 200;
+      },
+      'walhook to be ready',
+      timeoutMs,
+    );
+  }
+
+  async waitForLog(predicate: (line: LogLine) => boolean, what: string, timeoutMs = 30_000): Promise<LogLine> {
+    let found: LogLine | undefined;
+    await waitUntil(
+      () => {
+        found = this.logs.find(predicate);
+        return found !== undefined;
+      },
+      what,
+      timeoutMs,
+    );
+    return found as LogLine;
+  }
+
+  /** Sends `signal` and resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = once(this.child, 'exit');
+    this.child.kill(signal);
+    const [code] = (await exited) as [number | null];
+    return code;
+  }
+}

@@ -1,0 +1,406 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { type ErrorCode, isWalhookError } from '../../src/errors.js';
+
+const FILE = 'walhook.yaml';
+
+const MINIMAL = `
+source:
+  connection: postgres://walhook@localhost/app
+triggers:
+  - name: orders_paid
+    table: orders
+    operations: [insert]
+    webhook: http://127.0.0.1:3000/hooks/orders
+`;
+
+/** MINIMAL with extra keys appended to its only trigger. */
+function withTrigger(...lines: string[]): string {
+  return `${MINIMAL}${lines.map((line) => `    ${line}\n`).join('')}`;
+}
+
+function rejects(text: string, code: ErrorCode, message: string, env: NodeJS.ProcessEnv = {}): void {
+  assert.throws(
+    () => parseConfig(text, FILE, env),
+    (err: unknown) => {
+      assert.ok(isWalhookError(err, code), `expected ${code}, got ${String(err)}`);
+      assert.equal(err.message, message);
+      return true;
+    },
+  );
+}
+
+test('applies every default to a minimal file', () => {
+  assert.deepEqual(parseConfig(MINIMAL, FILE, {}), {
+    source: { connection: 'postgres://walhook@localhost/app', slot: 'walhook', publication: 'walhook' },
+    server: { host: '127.0.0.1', port: 9187 },
+    shutdown_grace_sec: 10,
+    triggers: [
+      {
+        name: 'orders_paid',
+        table: { schema: 'public', name: 'orders' },
+        tableText: 'orders',
+        operations: ['insert'],
+        webhook: 'http://127.0.0.1:3000/hooks/orders',
+        retry: { num_retries: 0, interval_sec: 10, timeout_sec: 60 },
+      },
+    ],
+  });
+});
+
+test('parses a file that sets every key', () => {
+  const config = parseConfig(
+    `
+source:
+  connection: postgresql://walhook:pw@db:5432/app
+  slot: walhook_prod
+  publication: walhook_pub
+server:
+  host: 0.0.0.0
+  port: 0
+shutdown_grace_sec: 2.5
+triggers:
+  - name: orders-paid_2
+    table: sales.orders
+    operations: [insert, update, delete, truncate]
+    columns: [status, amount]
+    where:
+      new: { status: { _eq: paid } }
+    webhook: https://hooks.example.com/orders?x=1
+    headers: { Authorization: Bearer abc, X-Trace: "on" }
+    retry: { num_retries: 3, interval_sec: 0, timeout_sec: 0.5 }
+`,
+    FILE,
+    {},
+  );
+  assert.deepEqual(config.source, {
+    connection: 'postgresql://walhook:pw@db:5432/app',
+    slot: 'walhook_prod',
+    publication: 'walhook_pub',
+  });
+  assert.deepEqual(config.server, { host: '0.0.0.0', port: 0 });
+  assert.equal(config.shutdown_grace_sec, 2.5);
+  assert.deepEqual(config.triggers[0], {
+    name: 'orders-paid_2',
+    table: { schema: 'sales', name: 'orders' },
+    tableText: 'sales.orders',
+    operations: ['insert', 'update', 'delete', 'truncate'],
+    columns: ['status', 'amount'],
+    where: { new: { status: { _eq: 'paid' } } },
+    webhook: 'https://hooks.example.com/orders?x=1',
+    headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
+    retry: { num_retries: 3, interval_sec: 0, timeout_sec: 0.5 },
+  });
+});
+
+test('table names: bare means public, quotes keep case and odd characters, unquoted folds', () => {
+  const tableOf = (text: string) => parseConfig(MINIMAL.replace('table: orders', `table: ${text}`), FILE, {});
+  assert.deepEqual(tableOf('orders').triggers[0]?.table, { schema: 'public', name: 'orders' });
+  assert.deepEqual(tableOf(`'"My Schema"."Odd.Name"'`).triggers[0]?.table, {
+    schema: 'My Schema',
+    name: 'Odd.Name',
+  });
+  assert.equal(tableOf(`'"My Schema"."Odd.Name"'`).triggers[0]?.tableText, '"My Schema"."Odd.Name"');
+  assert.deepEqual(tableOf(`'"say ""hi"""'`).triggers[0]?.table, { schema: 'public', name: 'say "hi"' });
+  assert.deepEqual(tableOf('Sales.Orders').triggers[0]?.table, { schema: 'sales', name: 'orders' });
+  assert.deepEqual(tableOf('s$1.t_2').triggers[0]?.table, { schema: 's$1', name: 't_2' });
+});
+
+test('keeps integers under where exact and makes them numbers elsewhere', () => {
+  const config = parseConfig(
+    withTrigger('where:', '  new: { id: { _eq: 123456789012345678901 }, n: { _gt: 5 } }'),
+    FILE,
+    {},
+  );
+  assert.deepEqual(config.triggers[0]?.where, {
+    new: { id: { _eq: 123456789012345678901n }, n: { _gt: 5n } },
+  });
+  assert.equal(typeof config.server.port, 'number');
+});
+
+test('interpolates set variables, defaults, empty defaults and escapes', () => {
+  const config = parseConfig(
+    `
+source:
+  connection: \${DATABASE_URL}
+  slot: \${SLOT:-walhook_dev}
+  publication: pub\${SUFFIX:-}
+server:
+  host: \${HOST:-}127.0.0.1
+triggers:
+  - name: orders
+    table: orders
+    operations: [insert]
+    webhook: http://\${HOOK_HOST:-localhost}:3000/hooks/orders
+    headers:
+      Authorization: "Bearer \${HOOK_TOKEN}"
+      X-Literal: "$\${NOT_A_VAR} and $\${}"
+      X-Dollars: cost $5 \${EMPTY:-fallback}
+# a comment may mention \${UNSET} freely
+`,
+    FILE,
+    { DATABASE_URL: 'postgres://u:p@db/app', HOOK_TOKEN: 's3cr3t', EMPTY: '' },
+  );
+  assert.equal(config.source.connection, 'postgres://u:p@db/app');
+  assert.equal(config.source.slot, 'walhook_dev');
+  assert.equal(config.source.publication, 'pub');
+  assert.equal(config.server.host, '127.0.0.1');
+  assert.equal(config.triggers[0]?.webhook, 'http://localhost:3000/hooks/orders');
+  assert.deepEqual(config.triggers[0]?.headers, {
+    Authorization: 'Bearer s3cr3t',
+    'X-Literal': `\${NOT_A_VAR} and \${}`,
+    'X-Dollars': 'cost $5 fallback',
+  });
+});
+
+test('re-reads a plain scalar that was one reference, and nothing else', () => {
+  const config = parseConfig(
+    `${MINIMAL.replace('name: orders_paid', `name: \${NAME}`)}    where:
+      new:
+        paid:
+          _eq: \${FLAG}
+        id:
+          _eq: \${BIG}
+        note:
+          _eq: \${YAMLISH}
+server:
+  port: \${PORT}
+shutdown_grace_sec: \${GRACE:-0.5}
+`,
+    FILE,
+    { PORT: '8080', FLAG: 'true', BIG: '123456789012345678901', YAMLISH: 'a: [b', NAME: 'orders' },
+  );
+  assert.equal(config.server.port, 8080);
+  assert.equal(config.shutdown_grace_sec, 0.5);
+  assert.deepEqual(config.triggers[0]?.where, {
+    new: { paid: { _eq: true }, id: { _eq: 123456789012345678901n }, note: { _eq: 'a: [b' } },
+  });
+  // Read as if written in place: a bare 7 is a number, and quoting is how to keep a string.
+  rejects(
+    MINIMAL.replace('name: orders_paid', `name: \${NAME}`),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[0].name: expected a string, got a number`,
+    { NAME: '7' },
+  );
+  rejects(
+    `${MINIMAL}server:\n  port: "\${PORT}"\n`,
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: server.port: expected a number, got a string`,
+    { PORT: '8080' },
+  );
+});
+
+test('reports invalid YAML with line and column', () => {
+  rejects(
+    'source:\n  connection: [postgres://x\ntriggers: []\n',
+    'WALHOOK_ERR_CONFIG_YAML',
+    `${FILE}:3:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+  );
+  rejects(
+    MINIMAL.replace('table: orders', 'table: "My Schema"."Odd.Name"'),
+    'WALHOOK_ERR_CONFIG_YAML',
+    `${FILE}:6:23: invalid YAML: Unexpected scalar at node end`,
+  );
+  rejects(
+    `${MINIMAL}source: {}\n`,
+    'WALHOOK_ERR_CONFIG_YAML',
+    `${FILE}:9:1: invalid YAML: Map keys must be unique`,
+  );
+  rejects('a: !secret x\n', 'WALHOOK_ERR_CONFIG_YAML', `${FILE}:1:4: invalid YAML: Unresolved tag: !secret`);
+});
+
+test('a bare reference inside a flow collection is a YAML error, not a silent misread', () => {
+  // `{` and `}` end a plain scalar inside `{ }` and `[ ]`, so such a reference must be quoted.
+  rejects(
+    `${MINIMAL}server: { port: \${PORT} }\n`,
+    'WALHOOK_ERR_CONFIG_YAML',
+    `${FILE}:9:18: invalid YAML: Unexpected flow-map-start at node end`,
+    { PORT: '1' },
+  );
+});
+
+test('reports an empty file and a top level that is not a mapping', () => {
+  const empty = `${FILE}: the file is empty (expected a mapping with source and triggers)`;
+  rejects('', 'WALHOOK_ERR_CONFIG_INVALID', empty);
+  rejects('# only a comment\n', 'WALHOOK_ERR_CONFIG_INVALID', empty);
+  rejects('- a\n', 'WALHOOK_ERR_CONFIG_INVALID', `${FILE}: expected a mapping at the top level, got a list`);
+  rejects(
+    'hello\n',
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: expected a mapping at the top level, got a single value`,
+  );
+});
+
+test('reports unknown keys with the keys expected there', () => {
+  rejects(
+    `${MINIMAL}shutdown_grace: 3\n`,
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, triggers)`,
+  );
+  rejects(
+    withTrigger('colums: [status]'),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry)`,
+  );
+  // Named rather than the "webhook: required" it causes.
+  rejects(
+    MINIMAL.replace('webhook:', 'webhok:'),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry)`,
+  );
+  rejects(
+    withTrigger('retry: { retries: 3 }'),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[0].retry.retries: unknown key (expected one of num_retries, interval_sec, timeout_sec)`,
+  );
+});
+
+test('reports missing keys, wrong types and out-of-range values', () => {
+  const invalid = (text: string, message: string) =>
+    rejects(text, 'WALHOOK_ERR_CONFIG_INVALID', `${FILE}: ${message}`);
+  invalid(MINIMAL.replace(/source:\n.*\n/, ''), 'source.connection: required');
+  invalid(MINIMAL.replace(/triggers:[\s\S]*/, ''), 'triggers: required');
+  invalid(MINIMAL.replace(/triggers:[\s\S]*/, 'triggers: []'), 'triggers: must not be empty');
+  invalid(
+    MINIMAL.replace('    webhook: http://127.0.0.1:3000/hooks/orders\n', ''),
+    'triggers[0].webhook: required',
+  );
+  invalid(`${MINIMAL}server:\n  port: nine\n`, 'server.port: expected a number, got a string');
+  invalid(`${MINIMAL}server:\n  port: 70000\n`, 'server.port: must be <= 65535');
+  invalid(`${MINIMAL}server:\n`, 'server: expected a mapping, got null');
+  invalid(`${MINIMAL}shutdown_grace_sec: -1\n`, 'shutdown_grace_sec: must be >= 0');
+  invalid(MINIMAL.replace('[insert]', 'insert'), 'triggers[0].operations: expected a list, got a string');
+  invalid(withTrigger('retry: { timeout_sec: 0 }'), 'triggers[0].retry.timeout_sec: must be > 0');
+  invalid(
+    withTrigger('retry: { num_retries: 1.5 }'),
+    'triggers[0].retry.num_retries: expected an integer, got a number',
+  );
+  invalid(
+    withTrigger('headers: { X-Version: 2 }'),
+    'triggers[0].headers.X-Version: expected a string, got a number',
+  );
+  invalid(
+    withTrigger('headers: { "Bad Name": x }'),
+    'triggers[0].headers["Bad Name"]: not a valid HTTP header name',
+  );
+  invalid(withTrigger('columns: []'), 'triggers[0].columns: must not be empty');
+  invalid(
+    `${MINIMAL}shutdown_grace_sec: 9007199254740993\n`,
+    "shutdown_grace_sec: integer beyond ±9007199254740991 (only a trigger's where keeps such integers exact)",
+  );
+  invalid(
+    MINIMAL.replace('source:\n', 'source:\n  slot: Walhook\n'),
+    'source.slot: expected 1 to 63 characters among a-z, 0-9 and _',
+  );
+  invalid(
+    MINIMAL.replace('table: orders', 'table: db.sales.orders'),
+    'triggers[0].table: expected schema.table or table (identifiers, "double-quoted" for other characters or upper case)',
+  );
+});
+
+test('reports a where problem at its key path', () => {
+  // The wording belongs to the where schema; the loader owns the file and path prefix.
+  assert.throws(
+    () => parseConfig(withTrigger('where:', '  new: { status: { _equals: paid } }'), FILE, {}),
+    (err: unknown) =>
+      isWalhookError(err, 'WALHOOK_ERR_CONFIG_INVALID') &&
+      err.message.startsWith(`${FILE}: triggers[0].where.new.status._equals: `) &&
+      !err.message.includes('\n'),
+  );
+});
+
+test('reports bad operations', () => {
+  const invalid = (operations: string, message: string) =>
+    rejects(MINIMAL.replace('[insert]', operations), 'WALHOOK_ERR_CONFIG_INVALID', `${FILE}: ${message}`);
+  invalid('[insert, upsert]', 'triggers[0].operations[1]: expected one of insert, update, delete, truncate');
+  invalid('[]', 'triggers[0].operations: must not be empty');
+  invalid(
+    '[update, insert, update]',
+    'triggers[0].operations[2]: duplicate operation "update" (also operations[0])',
+  );
+});
+
+test('reports bad and duplicate trigger names and bad URLs', () => {
+  rejects(
+    MINIMAL.replace('name: orders_paid', 'name: orders paid'),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[0].name: expected letters, digits, _ and - only`,
+  );
+  const another = (name: string) =>
+    `  - name: ${name}\n    table: x\n    operations: [delete]\n    webhook: https://example.com\n`;
+  rejects(
+    `${MINIMAL}${another('other')}${another('orders_paid')}`,
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[2].name: duplicate trigger name "orders_paid" (also triggers[0].name)`,
+  );
+  for (const url of ['ftp://example.com/x', 'not a url', '/hooks/orders']) {
+    rejects(
+      MINIMAL.replace('http://127.0.0.1:3000/hooks/orders', url),
+      'WALHOOK_ERR_CONFIG_INVALID',
+      `${FILE}: triggers[0].webhook: expected an http or https URL`,
+    );
+  }
+});
+
+test('reports unset variables and malformed references by key path, never by value', () => {
+  const text = MINIMAL.replace('postgres://walhook@localhost/app', `\${DATABASE_URL}`);
+  rejects(
+    text,
+    'WALHOOK_ERR_CONFIG_ENV',
+    `${FILE}: source.connection: environment variable DATABASE_URL is not set and has no default`,
+  );
+  rejects(
+    withTrigger('headers:', `  Authorization: Bearer \${HOOK_TOKEN}`),
+    'WALHOOK_ERR_CONFIG_ENV',
+    `${FILE}: triggers[0].headers.Authorization: environment variable HOOK_TOKEN is not set and has no default`,
+  );
+  rejects(
+    withTrigger('headers:', `  X-Key: \${KEY:-\${OTHER}}`),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: triggers[0].headers.X-Key: invalid variable reference (expected \${NAME} or \${NAME:-default}; write $\${ for a literal \${)`,
+  );
+  // An invalid value from the environment is described without being echoed.
+  rejects(
+    text,
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: source.connection: expected a postgres:// or postgresql:// connection URL`,
+    {
+      DATABASE_URL: 'mysql://root:hunter2@db',
+    },
+  );
+});
+
+test('returns a deeply frozen config', () => {
+  const config = parseConfig(withTrigger('headers: { A: b }'), FILE, {});
+  assert.ok(Object.isFrozen(config.triggers[0]?.headers));
+  assert.throws(() => {
+    (config.server as { port: number }).port = 1;
+  }, TypeError);
+  assert.throws(() => {
+    (config.triggers as unknown[]).push({});
+  }, TypeError);
+});
+
+test('loadConfig reads the file and reports an unreadable one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'walhook-config-'));
+  try {
+    const path = join(dir, 'walhook.yaml');
+    await writeFile(path, MINIMAL);
+    assert.equal((await loadConfig(path, {})).triggers[0]?.name, 'orders_paid');
+    const missing = join(dir, 'missing.yaml');
+    await assert.rejects(loadConfig(missing, {}), (err: unknown) => {
+      assert.ok(isWalhookError(err, 'WALHOOK_ERR_CONFIG_READ'));
+      assert.equal(
+        err.message,
+        `${missing}: cannot read file: ENOENT: no such file or directory, open '${missing}'`,
+      );
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
