@@ -10,26 +10,40 @@ export type RowAccessor = (column: string) => ColumnValue | undefined;
 /** The row after and before the change; `null` where the operation has none (`new` on DELETE). */
 export type WhereRows = { new: RowAccessor | null; old: RowAccessor | null };
 
-type Test<T> = (input: T) => boolean;
+/**
+ * SQL's three-valued logic, ordered so that AND is the minimum, OR the maximum and NOT the mirror
+ * image: a comparison with NULL is UNKNOWN, and `_not` of UNKNOWN stays UNKNOWN, as in a WHERE clause.
+ */
+const FALSE = 0;
+const UNKNOWN = 1;
+const TRUE = 2;
+type Truth = typeof FALSE | typeof UNKNOWN | typeof TRUE;
+type Test<T> = (input: T) => Truth;
 
 /**
- * Compiles a where expression once into closures, so matching a change walks no config. As in SQL,
- * every operator but `_is_null` is false on NULL; it is also false on a column the row image does
- * not carry, which makes `_not` of it true.
+ * Compiles a where expression once into closures, so matching a change walks no config. A change
+ * matches when the expression is TRUE, as a row passes a WHERE clause. A condition on a row the
+ * change lacks (`new` on DELETE), or an operator on a column its image does not carry, is FALSE
+ * rather than UNKNOWN, so `_not` of it holds.
  */
-export function compileWhere(expr: WhereExpression): Test<WhereRows> {
+export function compileWhere(expr: WhereExpression): (rows: WhereRows) => boolean {
+  const test = compileExpression(expr);
+  return (rows) => test(rows) === TRUE;
+}
+
+function compileExpression(expr: WhereExpression): Test<WhereRows> {
   const parts: Test<WhereRows>[] = [];
   if (expr.new) {
     const test = compileRow(expr.new);
-    parts.push((rows) => rows.new !== null && test(rows.new));
+    parts.push((rows) => (rows.new === null ? FALSE : test(rows.new)));
   }
   if (expr.old) {
     const test = compileRow(expr.old);
-    parts.push((rows) => rows.old !== null && test(rows.old));
+    parts.push((rows) => (rows.old === null ? FALSE : test(rows.old)));
   }
-  if (expr._and) parts.push(all(expr._and.map(compileWhere)));
-  if (expr._or) parts.push(some(expr._or.map(compileWhere)));
-  if (expr._not) parts.push(not(compileWhere(expr._not)));
+  if (expr._and) parts.push(all(expr._and.map(compileExpression)));
+  if (expr._or) parts.push(some(expr._or.map(compileExpression)));
+  if (expr._not) parts.push(not(compileExpression(expr._not)));
   return all(parts);
 }
 
@@ -56,21 +70,31 @@ export function whereColumns(expr: WhereExpression): { new: Set<string>; old: Se
 function all<T>(tests: Test<T>[]): Test<T> {
   if (tests.length === 1) return tests[0] as Test<T>;
   return (input) => {
-    for (const test of tests) if (!test(input)) return false;
-    return true;
+    let result: Truth = TRUE;
+    for (const test of tests) {
+      const truth = test(input);
+      if (truth === FALSE) return FALSE;
+      if (truth === UNKNOWN) result = UNKNOWN;
+    }
+    return result;
   };
 }
 
 /** As in Hasura, an empty `_or` is false (and an empty `_and` true). */
 function some<T>(tests: Test<T>[]): Test<T> {
   return (input) => {
-    for (const test of tests) if (test(input)) return true;
-    return false;
+    let result: Truth = FALSE;
+    for (const test of tests) {
+      const truth = test(input);
+      if (truth === TRUE) return TRUE;
+      if (truth === UNKNOWN) result = UNKNOWN;
+    }
+    return result;
   };
 }
 
 function not<T>(test: Test<T>): Test<T> {
-  return (input) => !test(input);
+  return (input) => (TRUE - test(input)) as Truth;
 }
 
 function compileRow(cond: RowCondition): Test<RowAccessor> {
@@ -89,14 +113,15 @@ function compileRow(cond: RowCondition): Test<RowAccessor> {
 function compileColumn(column: string, ops: ColumnOperators): Test<RowAccessor> {
   const tests = compileOperators(ops);
   // `{ column: {} }` constrains nothing, as in Hasura, even when the image lacks the column.
-  if (tests.length === 0) return () => true;
+  if (tests.length === 0) return () => TRUE;
   const test = all(tests);
   return (row) => {
     const value = row(column);
-    return value !== undefined && test(value);
+    return value === undefined ? FALSE : test(value);
   };
 }
 
+/** A test of a non-NULL value; a literal unreadable as the column's type makes it false. */
 type TextTest = (text: string, typeOid: number) => boolean;
 
 function compileOperators(ops: ColumnOperators): Test<ColumnValue>[] {
@@ -118,12 +143,13 @@ function compileOperators(ops: ColumnOperators): Test<ColumnValue>[] {
   }
   if (ops._like !== undefined) tests.push(likeTest(ops._like, false));
   if (ops._ilike !== undefined) tests.push(likeTest(ops._ilike, true));
-  const valueTests: Test<ColumnValue>[] = tests.map(
-    (test) => (value) => value.text !== null && test(value.text, value.typeOid),
-  );
+  const valueTests: Test<ColumnValue>[] = tests.map((test) => (value) => {
+    if (value.text === null) return UNKNOWN;
+    return test(value.text, value.typeOid) ? TRUE : FALSE;
+  });
   if (ops._is_null !== undefined) {
     const wantNull = ops._is_null;
-    valueTests.push((value) => (value.text === null) === wantNull);
+    valueTests.push((value) => ((value.text === null) === wantNull ? TRUE : FALSE));
   }
   return valueTests;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TypeOid } from '../../src/source/values.js';
-import { compareCodePoints, comparatorFor } from '../../src/triggers/compare.js';
+import { comparatorFor, compareCodePoints } from '../../src/triggers/compare.js';
 import { type ColumnValue, compileWhere, type RowAccessor, whereColumns } from '../../src/triggers/where.js';
 import { type WhereExpression, type WhereLiteral, whereSchema } from '../../src/triggers/where-schema.js';
 
@@ -37,7 +37,9 @@ describe('whereSchema', () => {
     const expr = {
       new: { status: { _eq: 'paid' }, amount: { _gt: 100n } },
       _or: [{ old: { status: { _neq: 'paid' } } }, { new: { vip: { _eq: true } } }],
-      _not: { old: { _and: [], _or: [{ x: { _in: [1n, 'a', 1.5, false] } }], _not: { y: { _is_null: true } } } },
+      _not: {
+        old: { _and: [], _or: [{ x: { _in: [1n, 'a', 1.5, false] } }], _not: { y: { _is_null: true } } },
+      },
       _and: [],
     };
     assert.deepEqual(whereSchema.parse(expr), expr);
@@ -48,7 +50,8 @@ describe('whereSchema', () => {
     assert.deepEqual(issues({ new: { status: { _eqq: 'paid' } } }), [
       {
         path: ['new', 'status', '_eqq'],
-        message: 'unknown operator _eqq (expected one of _eq, _neq, _gt, _gte, _lt, _lte, _in, _nin, _is_null, _like, _ilike)',
+        message:
+          'unknown operator _eqq (expected one of _eq, _neq, _gt, _gte, _lt, _lte, _in, _nin, _is_null, _like, _ilike)',
       },
     ]);
   });
@@ -67,7 +70,8 @@ describe('whereSchema', () => {
       { path: ['old'], message: 'expected an object mapping column names to operators' },
       {
         path: ['_or', 0, 'neww'],
-        message: 'unknown key neww (expected one of new, old, _and, _or, _not; conditions on columns go under new or old)',
+        message:
+          'unknown key neww (expected one of new, old, _and, _or, _not; conditions on columns go under new or old)',
       },
       { path: ['_or', 1, '_and'], message: 'expected an array of conditions' },
       { path: ['_not'], message: 'expected an object with new, old, _and, _or or _not' },
@@ -83,7 +87,10 @@ describe('whereSchema', () => {
 
   test('rejects non-literals, operators used as columns, bad column values and nested keys', () => {
     assert.deepEqual(issues({ new: { a: { _eq: [1n] }, b: { _gt: { x: 1 } }, _eq: 1n, c: 5n } }), [
-      { path: ['new', 'a', '_eq'], message: 'expected a literal, got a list (_in matches any of several values)' },
+      {
+        path: ['new', 'a', '_eq'],
+        message: 'expected a literal, got a list (_in matches any of several values)',
+      },
       { path: ['new', 'b', '_gt'], message: 'expected a literal (a string, number or boolean)' },
       { path: ['new', '_eq'], message: '_eq is an operator, not a column: write { <column>: { _eq: ... } }' },
       { path: ['new', 'c'], message: 'expected an object of operators for column c, e.g. { _eq: ... }' },
@@ -91,7 +98,9 @@ describe('whereSchema', () => {
     assert.deepEqual(issues({ new: { _not: { _or: [{ a: { _lt: 1n } }, 7] } } }), [
       { path: ['new', '_not', '_or', 1], message: 'expected an object mapping column names to operators' },
     ]);
-    assert.deepEqual(issues(null), [{ path: [], message: 'expected an object with new, old, _and, _or or _not' }]);
+    assert.deepEqual(issues(null), [
+      { path: [], message: 'expected an object with new, old, _and, _or or _not' },
+    ]);
   });
 
   test('a LIKE pattern cannot end with an unescaped backslash', () => {
@@ -108,7 +117,14 @@ describe('comparatorFor: numbers', () => {
     assert.equal(order('9007199254740992', TypeOid.int8, 9007199254740993n), -1);
     assert.equal(order('9007199254740993', TypeOid.int8, '9007199254740993'), 0);
     assert.equal(order('-9223372036854775808', TypeOid.int8, -9223372036854775807n), -1);
-    assert.equal(order('12345678901234567890123456789012345678901.5', TypeOid.numeric, '12345678901234567890123456789012345678901.49'), 1);
+    assert.equal(
+      order(
+        '12345678901234567890123456789012345678901.5',
+        TypeOid.numeric,
+        '12345678901234567890123456789012345678901.49',
+      ),
+      1,
+    );
     assert.equal(order('0.1', TypeOid.numeric, 0.1), 0);
     assert.equal(order('100', TypeOid.int4, 99.5), 1);
     assert.equal(order('-5', TypeOid.int2, -4n), -1);
@@ -169,9 +185,12 @@ describe('comparatorFor: other types', () => {
     assert.equal(order('t', TypeOid.bool, true), 0);
     assert.equal(order('f', TypeOid.bool, true), -1);
     assert.equal(order('t', TypeOid.bool, false), 1);
-    for (const word of ['t', 'TRUE', 'tr', ' yes ', 'y', 'on', '1']) assert.equal(order('t', TypeOid.bool, word), 0, word);
-    for (const word of ['f', 'false', 'No', 'off', 'of', '0']) assert.equal(order('f', TypeOid.bool, word), 0, word);
-    for (const literal of ['o', 'maybe', '', 1n, 0]) assert.equal(order('t', TypeOid.bool, literal), undefined);
+    for (const word of ['t', 'TRUE', 'tr', ' yes ', 'y', 'on', '1'])
+      assert.equal(order('t', TypeOid.bool, word), 0, word);
+    for (const word of ['f', 'false', 'No', 'off', 'of', '0'])
+      assert.equal(order('f', TypeOid.bool, word), 0, word);
+    for (const literal of ['o', 'maybe', '', 1n, 0])
+      assert.equal(order('t', TypeOid.bool, literal), undefined);
   });
 
   test('timestamptz compares instants across offsets', () => {
@@ -189,8 +208,11 @@ describe('comparatorFor: other types', () => {
   test('timestamp compares wall clock and ignores a literal offset', () => {
     const ts = TypeOid.timestamp;
     assert.equal(order('2026-11-28 12:40:00.5', ts, '2026-11-28T12:40:00.5+05:30'), 0);
-    assert.equal(order('2026-11-28 12:40:00.5', ts, '2026-11-28 12:40:00.4999995'), 1);
-    assert.equal(order('2026-11-28 12:40:00.5', ts, '2026-11-28 12:40:00.4999995001'), 0);
+    // Beyond microseconds the input rounds half to even, as Postgres's rint() does.
+    assert.equal(order('2026-11-28 12:40:00.5', ts, '2026-11-28 12:40:00.4999995'), 0);
+    assert.equal(order('2026-11-28 12:40:00.499998', ts, '2026-11-28 12:40:00.4999985'), 0);
+    assert.equal(order('2026-11-28 12:40:00', ts, '2026-11-28 12:40:00.0000005'), 0);
+    assert.equal(order('2026-11-28 12:40:00.000002', ts, '2026-11-28 12:40:00.0000015'), 0);
     assert.equal(order('2026-11-29 00:00:00', ts, '2026-11-28 24:00:00'), 0);
     assert.equal(order('0044-03-15 12:00:00 BC', ts, '0001-01-01'), -1);
     assert.equal(order('0001-12-31 23:59:59.999999 BC', ts, '0001-01-01 00:00:00'), -1);
@@ -204,7 +226,14 @@ describe('comparatorFor: other types', () => {
     assert.equal(order('0044-03-15 BC', date, '0044-03-15'), -1);
     assert.equal(order('0001-01-01 BC', date, '0001-12-31 BC'), -1);
     assert.equal(order('infinity', date, '5874897-12-31'), 1);
-    for (const bad of ['2023-02-29', '2026-13-01', '0000-01-01', '2026-11-28 25:00', 'yesterday', 20261128n]) {
+    for (const bad of [
+      '2023-02-29',
+      '2026-13-01',
+      '0000-01-01',
+      '2026-11-28 25:00',
+      'yesterday',
+      20261128n,
+    ]) {
       assert.equal(order('2026-11-28', date, bad), undefined, String(bad));
     }
   });
@@ -273,12 +302,24 @@ describe('compileWhere', () => {
       [{ _gt: 5n, _lt: 8n }, false],
       [{}, true],
     ];
-    for (const [ops, expected] of cases) assert.equal(matches({ new: { n: ops } }, r), expected, JSON.stringify(ops, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+    for (const [ops, expected] of cases)
+      assert.equal(
+        matches({ new: { n: ops } }, r),
+        expected,
+        JSON.stringify(ops, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+      );
   });
 
   test('NULL matches _is_null only; an unavailable column matches nothing, so _not of it holds', () => {
     const r = { new: row({ n: [null, TypeOid.int4] }), old: row({}) };
-    for (const ops of [{ _eq: 1n }, { _neq: 1n }, { _in: [1n] }, { _nin: [1n] }, { _like: '%' }, { _is_null: false }]) {
+    for (const ops of [
+      { _eq: 1n },
+      { _neq: 1n },
+      { _in: [1n] },
+      { _nin: [1n] },
+      { _like: '%' },
+      { _is_null: false },
+    ]) {
       assert.equal(matches({ new: { n: ops } }, r), false, Object.keys(ops)[0]);
     }
     assert.equal(matches({ new: { n: { _is_null: true } } }, r), true);
@@ -287,6 +328,17 @@ describe('compileWhere', () => {
     assert.equal(matches({ old: { n: { _is_null: false } } }, r), false);
     assert.equal(matches({ old: { _not: { n: { _eq: 1n } } } }, r), true);
     assert.equal(matches({ _not: { old: { n: { _eq: 1n } } } }, r), true);
+  });
+
+  test('a comparison with NULL is UNKNOWN, as in SQL: _not keeps it unknown, _or can still hold', () => {
+    const r = { new: row({ n: [null, TypeOid.int4], m: ['1', TypeOid.int4] }) };
+    assert.equal(matches({ new: { _not: { n: { _eq: 1n } } } }, r), false);
+    assert.equal(matches({ _not: { new: { n: { _neq: 1n } } } }, r), false);
+    assert.equal(matches({ new: { _or: [{ n: { _eq: 1n } }, { m: { _eq: 1n } }] } }, r), true);
+    assert.equal(matches({ new: { _or: [{ n: { _eq: 1n } }, { n: { _is_null: true } }] } }, r), true);
+    assert.equal(matches({ _not: { new: { n: { _eq: 1n }, m: { _eq: 2n } } } }, r), true);
+    assert.equal(matches({ _not: { new: { _and: [{ n: { _eq: 1n } }, { m: { _eq: 1n } }] } } }, r), false);
+    assert.equal(matches({ new: { _not: { _not: { n: { _eq: 1n } } } } }, r), false);
   });
 
   test('a row condition on a missing row is false, and _not of it true', () => {
@@ -335,7 +387,10 @@ describe('compileWhere', () => {
     assert.equal(matches(expr, { new: paid }), true);
     assert.equal(matches(expr, { new: open }), true);
     assert.equal(matches(expr, { new: row({ status: ['open', TEXT], vip: ['f', TypeOid.bool] }) }), false);
-    assert.equal(matches(expr, { new: row({ status: ['paid', TEXT], amount: ['5000', TypeOid.numeric] }) }), false);
+    assert.equal(
+      matches(expr, { new: row({ status: ['paid', TEXT], amount: ['5000', TypeOid.numeric] }) }),
+      false,
+    );
     assert.equal(matches({ _or: [] }, { new: paid }), false);
     assert.equal(matches({ _and: [] }, { new: paid }), true);
     assert.equal(matches({ new: { _or: [] } }, { new: paid }), false);
