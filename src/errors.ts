@@ -32,7 +32,8 @@ export const errorCodes = {
   },
   WALHOOK_ERR_PROTOCOL: {
     exitCode: 1,
-    description: 'A replication message could not be decoded; the stream is restarted from the confirmed LSN.',
+    description:
+      'A replication message could not be decoded; the stream is restarted from the confirmed LSN.',
   },
   WALHOOK_ERR_CHECKPOINT_REGRESSION: {
     exitCode: 1,
@@ -44,7 +45,8 @@ export const errorCodes = {
   },
   WALHOOK_ERR_SHUTDOWN_TIMEOUT: {
     exitCode: 1,
-    description: 'Deliveries still in flight when the shutdown grace period ended; they are replayed on restart.',
+    description:
+      'Deliveries still in flight when the shutdown grace period ended; they are replayed on restart.',
   },
 } as const;
 

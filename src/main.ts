@@ -13,7 +13,12 @@ import { version } from './version.js';
 export async function runService(config: Readonly<Config>, logger: Logger): Promise<number> {
   const metrics = new Metrics();
   let pipeline: Pipeline | null = null;
-  const http = await startHttpServer(config.server, metrics, { ready: () => pipeline?.ready() ?? false }, logger);
+  const http = await startHttpServer(
+    config.server,
+    metrics,
+    { ready: () => pipeline?.ready() ?? false },
+    logger,
+  );
   logger.info({ version: version(), triggers: config.triggers.length }, 'walhook starting');
 
   let resolveExit: (code: number) => void = () => {};

@@ -159,7 +159,8 @@ export class Pipeline {
         unchangedToast: images.unchangedToast,
       };
       key ??= rowKey(change, images);
-      if (!this.source) throw new WalhookError('WALHOOK_ERR_PROTOCOL', 'change received before the source was ready');
+      if (!this.source)
+        throw new WalhookError('WALHOOK_ERR_PROTOCOL', 'change received before the source was ready');
       const id = eventId(this.source.systemId, txn.finalLsn, change.index, trigger.name);
       const settleTransaction = this.tracker.track(txn.tracked);
       this.metrics.eventsMatched.inc({ trigger: trigger.name });

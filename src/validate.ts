@@ -1,7 +1,13 @@
 import pg from 'pg';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { describeTables, qualifiedName, replicaIdentityProblem, type TableInfo, walLevel } from './source/setup.js';
+import {
+  describeTables,
+  qualifiedName,
+  replicaIdentityProblem,
+  type TableInfo,
+  walLevel,
+} from './source/setup.js';
 import { whereColumns } from './triggers/where.js';
 
 type Finding = { level: 'ok' | 'warn' | 'error'; message: string };
@@ -73,7 +79,10 @@ async function databaseFindings(client: pg.Client, config: Readonly<Config>): Pr
     const table = described[i];
     const where = `triggers[${i}] (${trigger.name})`;
     if (!table) {
-      findings.push({ level: 'error', message: `${where}: table ${qualifiedName(trigger.table)} does not exist` });
+      findings.push({
+        level: 'error',
+        message: `${where}: table ${qualifiedName(trigger.table)} does not exist`,
+      });
       continue;
     }
     findings.push(...(await tableFindings(client, table, trigger, where)));
@@ -111,9 +120,12 @@ async function tableFindings(
     [table.oid],
   );
   const byName = new Map(columns.rows.map((c) => [c.name, c.key]));
-  const referenced = trigger.where ? whereColumns(trigger.where) : { new: new Set<string>(), old: new Set<string>() };
+  const referenced = trigger.where
+    ? whereColumns(trigger.where)
+    : { new: new Set<string>(), old: new Set<string>() };
   for (const column of [...(trigger.columns ?? []), ...referenced.new, ...referenced.old]) {
-    if (!byName.has(column)) findings.push({ level: 'error', message: `${where}: column ${column} not in ${name}` });
+    if (!byName.has(column))
+      findings.push({ level: 'error', message: `${where}: column ${column} not in ${name}` });
   }
   if (table.replicaIdentity !== 'f') {
     const nonKey = (cols: Iterable<string>) => [...cols].filter((c) => byName.get(c) === false);

@@ -4,8 +4,9 @@ let cached: string | null = null;
 
 /** The package version; this file sits one level below package.json both in src/ and in dist/. */
 export function version(): string {
-  cached ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-    .version;
+  cached ??= (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version;
   return cached;
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, startEmbeddedPostgres } from './embedded-postgres.js';
+import { jsonValueText } from './json-text.js';
 import { type ReceivedEvent, startReceiver } from './receiver.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -58,7 +59,9 @@ export async function runDemo(options: { follow: boolean }): Promise<number> {
       () => received.slice(before).some((e) => JSON.stringify(e.body).includes('margaret')),
       'the change made while walhook was stopped',
     );
-    say(`✓ ${received.length} deliveries; every change arrived, including the one made while walhook was stopped`);
+    say(
+      `✓ ${received.length} deliveries; every change arrived, including the one made while walhook was stopped`,
+    );
 
     if (options.follow) {
       say(`• following: write to ${url} (for example with psql); Ctrl-C stops`);
@@ -104,15 +107,20 @@ function describe(event: ReceivedEvent): string {
     event: { op: string; data: { old: unknown; new: unknown } };
     source: { lsn: string };
   };
-  const data = body.event.op === 'DELETE' ? body.event.data.old : body.event.data.new;
-  return `  ← ${body.trigger.name.padEnd(11)} ${body.event.op.padEnd(6)} lsn ${body.source.lsn.padEnd(10)} ${JSON.stringify(data)}`;
+  // The row as sent, not re-serialised: JSON.parse would turn 42.50 into 42.5.
+  const data = jsonValueText(event.raw, ['event', 'data', body.event.op === 'DELETE' ? 'old' : 'new']);
+  return `  ← ${body.trigger.name.padEnd(11)} ${body.event.op.padEnd(6)} lsn ${body.source.lsn.padEnd(10)} ${data}`;
 }
 
 async function startWalhook(configPath: string, databaseUrl: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'run', '--config', configPath], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1] as string, 'run', '--config', configPath],
+    {
+      env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`walhook exited with code ${child.exitCode}`);
     const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
@@ -130,7 +138,11 @@ async function stopWalhook(child: ChildProcess): Promise<void> {
   if (code !== 0) throw new Error(`walhook exited with code ${code}`);
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -37,12 +37,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a throw-away Postgres with wal_level=logical in a temporary directory. */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions = {},
+): Promise<EmbeddedPostgresHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'walhook-pg-'));
   // As root, initdb runs as another user that must be able to create the data directory here.
   await chmod(dir, 0o777);
   const port = options.port ?? (await freePort());
-  const settings = { wal_level: 'logical', max_replication_slots: '20', max_wal_senders: '20', ...options.settings };
+  const settings = {
+    wal_level: 'logical',
+    max_replication_slots: '20',
+    max_wal_senders: '20',
+    ...options.settings,
+  };
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     port,

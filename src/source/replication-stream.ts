@@ -1,6 +1,6 @@
-import type { Logger } from 'pino';
 import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
+import type { Logger } from 'pino';
 import { formatLsn, type Lsn, parseLsn } from './change.js';
 
 export interface ReplicationStreamOptions {
@@ -77,7 +77,10 @@ export class ReplicationStream {
       service.on('start', () => {
         this.connected = true;
         delay = RECONNECT_MIN_MS;
-        logger.info({ slot: this.options.slot, publication: this.options.publication }, 'replication started');
+        logger.info(
+          { slot: this.options.slot, publication: this.options.publication },
+          'replication started',
+        );
         this.options.onConnected();
       });
       service.on('data', (_lsn: string, payload: Buffer) => this.options.onData(payload));

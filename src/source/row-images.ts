@@ -76,7 +76,8 @@ export function rowKey(change: Change, images: RowImages): string {
   if (!row) return prefix;
   if (relation.keyIndexes.length > 0) {
     let key = prefix;
-    for (const i of relation.keyIndexes) key += `${row[i] === null ? '\\N' : JSON.stringify(row[i] ?? null)},`;
+    for (const i of relation.keyIndexes)
+      key += `${row[i] === null ? '\\N' : JSON.stringify(row[i] ?? null)},`;
     return key;
   }
   return prefix + rowToJson(relation, row);

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { WalhookError } from '../errors.js';
 import { formatLsn, type Lsn, parseLsn } from './change.js';
 
@@ -34,8 +34,16 @@ export async function walLevel(client: pg.Client): Promise<string> {
   return result.rows[0]?.wal_level ?? 'unknown';
 }
 
-export async function describeTables(client: pg.Client, tables: readonly TableRef[]): Promise<(TableInfo | null)[]> {
-  const result = await client.query<{ i: number; oid: number; relreplident: TableInfo['replicaIdentity']; pk: string[] }>(
+export async function describeTables(
+  client: pg.Client,
+  tables: readonly TableRef[],
+): Promise<(TableInfo | null)[]> {
+  const result = await client.query<{
+    i: number;
+    oid: number;
+    relreplident: TableInfo['replicaIdentity'];
+    pk: string[];
+  }>(
     `SELECT t.i, c.oid::int AS oid, c.relreplident,
             ARRAY(SELECT a.attname::text FROM pg_index x
                     CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
@@ -129,7 +137,12 @@ export async function prepareSource(
   }
 }
 
-async function ensurePublication(client: pg.Client, publication: string, tables: TableInfo[], logger: Logger) {
+async function ensurePublication(
+  client: pg.Client,
+  publication: string,
+  tables: TableInfo[],
+  logger: Logger,
+) {
   const name = pg.escapeIdentifier(publication);
   const unique = [...new Map(tables.map((t) => [t.oid, t])).values()];
   const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);

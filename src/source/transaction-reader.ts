@@ -70,24 +70,30 @@ export class TransactionReader {
   handle(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        return this.begin(message.finalLsn, message.commitTime, message.xid);
+        this.begin(message.finalLsn, message.commitTime, message.xid);
+        break;
       case 'commit':
-        return this.commit(message.commitLsn, message.endLsn);
+        this.commit(message.commitLsn, message.endLsn);
+        break;
       case 'relation':
-        return this.relationMessage(message.relation);
+        this.relationMessage(message.relation);
+        break;
       case 'insert':
-        return this.change('INSERT', message.relationId, message.newTuple, null, null);
+        this.change('INSERT', message.relationId, message.newTuple, null, null);
+        break;
       case 'update':
-        return this.change('UPDATE', message.relationId, message.newTuple, message.oldTuple, message.keyTuple);
+        this.change('UPDATE', message.relationId, message.newTuple, message.oldTuple, message.keyTuple);
+        break;
       case 'delete':
-        return this.change('DELETE', message.relationId, null, message.oldTuple, message.keyTuple);
+        this.change('DELETE', message.relationId, null, message.oldTuple, message.keyTuple);
+        break;
       case 'truncate':
         for (const relationId of message.relationIds) this.change('TRUNCATE', relationId, null, null, null);
-        return;
+        break;
       case 'type':
       case 'origin':
       case 'message':
-        return;
+        break;
     }
   }
 
@@ -135,7 +141,10 @@ export class TransactionReader {
     this.dispatched = index + 1;
     const relation = this.relations.get(relationId);
     if (!relation) {
-      throw new WalhookError('WALHOOK_ERR_PROTOCOL', `${op} for relation ${relationId} before its Relation message`);
+      throw new WalhookError(
+        'WALHOOK_ERR_PROTOCOL',
+        `${op} for relation ${relationId} before its Relation message`,
+      );
     }
     this.onChange({ op, relation, index, txn, newTuple, oldTuple, keyTuple });
   }
@@ -161,7 +170,8 @@ export class TransactionReader {
   }
 
   private requireTransaction(what: string): TransactionInfo {
-    if (!this.current) throw new WalhookError('WALHOOK_ERR_PROTOCOL', `${what} message outside a transaction`);
+    if (!this.current)
+      throw new WalhookError('WALHOOK_ERR_PROTOCOL', `${what} message outside a transaction`);
     return this.current;
   }
 }

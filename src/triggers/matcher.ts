@@ -75,7 +75,8 @@ function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
 export function filterReason(trigger: CompiledTrigger, change: Change, images: RowImages): FilterReason {
   if (!trigger.operations.has(change.op)) return 'operation';
   if (change.op === 'TRUNCATE') return null;
-  if (trigger.columns && change.op === 'UPDATE' && !anyColumnChanged(trigger.columns, change)) return 'columns';
+  if (trigger.columns && change.op === 'UPDATE' && !anyColumnChanged(trigger.columns, change))
+    return 'columns';
   if (
     trigger.where &&
     !trigger.where({

@@ -28,7 +28,8 @@ export async function startDatabase(name: string, options: { port?: number } = {
      * slot following the server's WAL end once idle.
      */
     async waitForConfirmed(slot: string, timeoutMs = 30_000): Promise<string> {
-      const target = (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn;
+      const target = (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]
+        ?.lsn;
       let confirmed: string | null = null;
       await waitUntil(
         async () => {

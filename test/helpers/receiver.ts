@@ -22,7 +22,13 @@ export async function startReceiver(respond: Responder = () => 200) {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', async () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const delivery: Delivery = { path: req.url ?? '/', headers: req.headers, raw, body: JSON.parse(raw), at: Date.now() };
+      const delivery: Delivery = {
+        path: req.url ?? '/',
+        headers: req.headers,
+        raw,
+        body: JSON.parse(raw),
+        at: Date.now(),
+      };
       const attempt = (attemptsById.get(delivery.body.id) ?? 0) + 1;
       attemptsById.set(delivery.body.id, attempt);
       deliveries.push(delivery);

@@ -15,7 +15,11 @@ export interface CliResult {
 }
 
 /** Runs the walhook CLI from source to completion. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -80,11 +84,15 @@ export class WalhookProcess {
   ): Promise<WalhookProcess> {
     const port = await freePort();
     const path = await writeConfig(configYaml);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', path], {
-      cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'debug', ...env, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', path],
+      {
+        cwd: ROOT,
+        env: { ...process.env, LOG_LEVEL: 'debug', ...env, PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const walhook = new WalhookProcess(child, port);
     if (options.waitReady !== false) await walhook.ready();
     return walhook;
@@ -104,7 +112,11 @@ export class WalhookProcess {
     );
   }
 
-  async waitForLog(predicate: (line: LogLine) => boolean, what: string, timeoutMs = 30_000): Promise<LogLine> {
+  async waitForLog(
+    predicate: (line: LogLine) => boolean,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<LogLine> {
     let found: LogLine | undefined;
     await waitUntil(
       () => {

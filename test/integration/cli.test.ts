@@ -13,7 +13,10 @@ triggers:
 
 async function expectConfigError(yaml: string, message: string | RegExp, env: NodeJS.ProcessEnv = {}) {
   const path = await writeConfig(yaml);
-  const result = await runCli(['run', '--config', path], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db', ...env });
+  const result = await runCli(['run', '--config', path], {
+    DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db',
+    ...env,
+  });
   assert.equal(result.code, 2, `exit 2: ${result.stderr}`);
   assert.equal(result.stdout, '', 'nothing on stdout');
   const lines = result.stderr.trimEnd().split('\n');
@@ -82,7 +85,9 @@ test('usage errors exit 2 with one line', async () => {
 
 test('validate prints the config check and exits 2 on a bad file', async () => {
   const path = await writeConfig(VALID.replace('name: a', 'name: "a b"'));
-  const result = await runCli(['validate', '--config', path], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db' });
+  const result = await runCli(['validate', '--config', path], {
+    DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db',
+  });
   assert.equal(result.code, 2);
   assert.equal(result.stderr.trim(), `${path}: triggers[0].name: expected letters, digits, _ and - only`);
 });

@@ -71,7 +71,10 @@ test('a receiver that fails twice then succeeds gets the event with current_retr
   );
   assert.equal(new Set(deliveries.map((d) => d.body.id)).size, 1, 'one event id across attempts');
   const gaps = deliveries.slice(1).map((d, i) => d.at - (deliveries[i]?.at ?? 0));
-  assert.ok(gaps.every((gap) => gap >= 180), `attempts wait interval_sec apart (${gaps})`);
+  assert.ok(
+    gaps.every((gap) => gap >= 180),
+    `attempts wait interval_sec apart (${gaps})`,
+  );
   await db.waitForConfirmed('delivery_test');
   const attempts = walhook.logs.filter((l) => l.msg === 'delivery attempt' && l.trigger === 'flaky');
   assert.deepEqual(
@@ -116,7 +119,11 @@ test('the slot is confirmed only once the transaction is settled', async () => {
     await db.query('INSERT INTO unpublished VALUES (1)');
     await sleep(200);
   }
-  assert.equal(await db.confirmedLsn('delivery_test'), before, 'no confirmation while the event is in flight');
+  assert.equal(
+    await db.confirmedLsn('delivery_test'),
+    before,
+    'no confirmation while the event is in flight',
+  );
   for (const release of held.splice(0)) release();
   const confirmed = await db.waitForConfirmed('delivery_test');
   assert.ok(lsnValue(confirmed) > lsnValue(before as string));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { jsonValueText } from '../../src/demo/json-text.js';
 import { type Database, startDatabase } from '../helpers/database.js';
-import { jsonValueText } from '../helpers/json-text.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { WalhookProcess } from '../helpers/walhook.js';
 
@@ -59,7 +59,10 @@ const INSERT_ROW = `INSERT INTO items VALUES (1, -32768, 2147483647, 90071992547
   '2026-11-28', '2026-11-28 12:40:00.123456', '2026-11-28 12:40:00.654321+00')`;
 
 async function rowJson(table: string, id: number): Promise<string> {
-  const result = await db.query<{ j: string }>(`SELECT row_to_json(whole_row)::text AS j FROM ${table} whole_row WHERE id = $1`, [id]);
+  const result = await db.query<{ j: string }>(
+    `SELECT row_to_json(whole_row)::text AS j FROM ${table} whole_row WHERE id = $1`,
+    [id],
+  );
   return result.rows[0]?.j as string;
 }
 
@@ -95,7 +98,9 @@ test('INSERT delivers the Hasura payload with the row exactly as row_to_json ren
 });
 
 test('UPDATE carries the new row and the key as old; DELETE the key as old', async () => {
-  await db.query(`UPDATE items SET t = 'changed', num = 'NaN', f8 = 'Infinity', tstz = 'infinity' WHERE id = 1`);
+  await db.query(
+    `UPDATE items SET t = 'changed', num = 'NaN', f8 = 'Infinity', tstz = 'infinity' WHERE id = 1`,
+  );
   const expectedNew = await rowJson('items', 1);
   await db.query('DELETE FROM items WHERE id = 1');
   const deliveries = await receiver.waitFor(3, '/items');

@@ -86,7 +86,11 @@ test('SIGKILL mid-delivery, writes while down, restart: every change arrives, du
   await write(400, total - 400);
 
   const second = await WalhookProcess.start(CONFIG, env());
-  await waitUntil(() => new Set(receiver.deliveries.map(changeOf)).size >= total, `all ${total} changes`, 60_000);
+  await waitUntil(
+    () => new Set(receiver.deliveries.map(changeOf)).size >= total,
+    `all ${total} changes`,
+    60_000,
+  );
   await db.waitForConfirmed('replay_test');
   assert.equal(await second.stop('SIGTERM'), 0);
 
@@ -116,7 +120,11 @@ test('SIGTERM lets deliveries finish, confirms them and exits 0; a restart repea
   const stopped = walhook.logs.find((l) => l.msg?.startsWith('pipeline stopped'));
   assert.ok(stopped, 'the stop is logged');
   const confirmed = await db.confirmedLsn('replay_test');
-  assert.equal(lsnValue(confirmed as string), lsnValue(stopped.confirmed_lsn), 'the settled position was confirmed');
+  assert.equal(
+    lsnValue(confirmed as string),
+    lsnValue(stopped.confirmed_lsn),
+    'the settled position was confirmed',
+  );
 
   const again = await WalhookProcess.start(CONFIG, env());
   await write(2000, 5);

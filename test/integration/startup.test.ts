@@ -34,8 +34,15 @@ test('Postgres not reachable at start: walhook logs, retries with backoff and st
   const port = await freePort();
   receiver = await startReceiver();
   const url = `postgres://postgres:walhook@127.0.0.1:${port}/startup`;
-  walhook = await WalhookProcess.start(config(), { DATABASE_URL: url, RECEIVER: receiver.url }, { waitReady: false });
-  await walhook.waitForLog((l) => l.msg === 'cannot prepare the source database; retrying', 'a retry log line');
+  walhook = await WalhookProcess.start(
+    config(),
+    { DATABASE_URL: url, RECEIVER: receiver.url },
+    { waitReady: false },
+  );
+  await walhook.waitForLog(
+    (l) => l.msg === 'cannot prepare the source database; retrying',
+    'a retry log line',
+  );
   const health = await fetch(`http://127.0.0.1:${walhook.port}/healthz`);
   assert.equal(health.status, 200, 'alive while waiting');
   const ready = await fetch(`http://127.0.0.1:${walhook.port}/readyz`);
@@ -54,7 +61,11 @@ test('Postgres not reachable at start: walhook logs, retries with backoff and st
 test('validate reports what streaming needs and exits 0 when usable', async () => {
   assert.ok(db && receiver);
   const path = await writeConfig(config('events', ''));
-  const ok = await runCli(['validate', '--config', path], { DATABASE_URL: db.url, RECEIVER: receiver.url, PORT: '0' });
+  const ok = await runCli(['validate', '--config', path], {
+    DATABASE_URL: db.url,
+    RECEIVER: receiver.url,
+    PORT: '0',
+  });
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^ok +wal_level is logical$/m);
   assert.match(ok.stdout, /^ok +role postgres may replicate$/m);
@@ -79,13 +90,21 @@ test('validate exits 2 for a missing table and a table without replica identity,
     webhook: \${RECEIVER}/notes
 `;
   const path = await writeConfig(config('events', extra));
-  const bad = await runCli(['validate', '--config', path], { DATABASE_URL: db.url, RECEIVER: receiver.url, PORT: '0' });
+  const bad = await runCli(['validate', '--config', path], {
+    DATABASE_URL: db.url,
+    RECEIVER: receiver.url,
+    PORT: '0',
+  });
   assert.equal(bad.code, 2, bad.stdout + bad.stderr);
   assert.match(bad.stdout, /^error +triggers\[1\] \(missing\): table "public"\."nope" does not exist$/m);
   assert.match(bad.stdout, /^error +triggers\[2\] \(keyless\): table "public"\."no_key" has no primary key/m);
   assert.match(bad.stdout, /^warn +triggers\[3\] \(notes\): without REPLICA IDENTITY FULL/m);
 
-  const run = await runCli(['run', '--config', path], { DATABASE_URL: db.url, RECEIVER: receiver.url, PORT: '0' });
+  const run = await runCli(['run', '--config', path], {
+    DATABASE_URL: db.url,
+    RECEIVER: receiver.url,
+    PORT: '0',
+  });
   assert.equal(run.code, 2, 'run refuses to start');
   assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
   assert.match(run.stderr, /^walhook: table "public"\."nope" does not exist/);

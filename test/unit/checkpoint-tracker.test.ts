@@ -93,13 +93,19 @@ test('a transaction may begin exactly at the confirmed position', () => {
 test('an attempt to move the position back throws', () => {
   const { t } = tracker();
   t.serverPosition(5000n);
-  assert.throws(() => t.begin(4000n), (err) => isWalhookError(err, 'WALHOOK_ERR_CHECKPOINT_REGRESSION'));
+  assert.throws(
+    () => t.begin(4000n),
+    (err) => isWalhookError(err, 'WALHOOK_ERR_CHECKPOINT_REGRESSION'),
+  );
 });
 
 test('begin while another transaction is open throws', () => {
   const { t } = tracker();
   t.begin(100n);
-  assert.throws(() => t.begin(200n), (err) => isWalhookError(err, 'WALHOOK_ERR_CHECKPOINT_REGRESSION'));
+  assert.throws(
+    () => t.begin(200n),
+    (err) => isWalhookError(err, 'WALHOOK_ERR_CHECKPOINT_REGRESSION'),
+  );
 });
 
 test('the queue compacts without losing order over many transactions', () => {
