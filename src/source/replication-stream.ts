@@ -16,6 +16,12 @@ export interface ReplicationStreamOptions {
   onDisconnected(error: unknown): void;
 }
 
+/**
+ * pgoutput sends values in the walsender session's text format; values.ts renders them like
+ * row_to_json, which needs ISO dates whatever the database's DateStyle default is.
+ */
+const OUTPUT_SETTINGS = '-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1';
+
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
 
@@ -66,7 +72,7 @@ export class ReplicationStream {
     let delay = RECONNECT_MIN_MS;
     while (!this.stopped) {
       const service = new LogicalReplicationService(
-        { connectionString: this.options.connection, application_name: 'walhook' },
+        { connectionString: this.options.connection, application_name: 'walhook', options: OUTPUT_SETTINGS },
         { acknowledge: { auto: false, timeoutSeconds: 0 } },
       );
       this.service = service;

@@ -129,11 +129,32 @@ export async function prepareSource(
       if (problem) throw new WalhookError('WALHOOK_ERR_REPLICA_IDENTITY', problem);
       tables.push(info);
     });
-    await ensurePublication(client, options.publication, tables, logger);
-    const confirmedLsn = await ensureSlot(client, options.slot, logger);
-    return { systemId: await systemIdentifier(options.connection), confirmedLsn, tables };
+    await permitted('create or alter publication ' + options.publication, () =>
+      ensurePublication(client, options.publication, tables, logger),
+    );
+    const confirmedLsn = await permitted('create replication slot ' + options.slot, () =>
+      ensureSlot(client, options.slot, logger),
+    );
+    const systemId = await permitted('open a replication connection', () => systemIdentifier(options.connection));
+    return { systemId, confirmedLsn, tables };
   } finally {
     await client.end();
+  }
+}
+
+/** A missing privilege will not fix itself: report it once (exit 2) instead of retrying forever. */
+async function permitted<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if ((err as { code?: string }).code === '42501') {
+      throw new WalhookError(
+        'WALHOOK_ERR_PERMISSION',
+        `the database role may not ${what}: ${(err as Error).message}; grant REPLICATION and ownership of the tables`,
+        { cause: err },
+      );
+    }
+    throw err;
   }
 }
 

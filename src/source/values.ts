@@ -28,11 +28,16 @@ export type ValueRenderer = (text: string) => string;
 
 /**
  * Postgres's escape_json escapes `"`, `\` and the C0 controls (as \b \f \n \r \t or lowercase \u00xx)
- * and nothing else, which is exactly what JSON.stringify does for text that came from valid UTF-8.
+ * and nothing else, which is exactly what JSON.stringify does for text that came from valid UTF-8
+ * (it would also escape lone surrogates, which UTF-8 cannot carry). Most text needs no escaping at
+ * all, and quoting it directly is about twice as fast.
  */
 export function jsonString(text: string): string {
-  return JSON.stringify(text);
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 
 /**
  * The renderer for a type, to be looked up once per relation column rather than per value. Types
@@ -90,24 +95,28 @@ function numberOrString(text: string): string {
 /** IsValidJsonNumber: an optional `-`, then the JSON number grammar (no leading zeros, no `+`, no bare `.`). */
 function isJsonNumber(text: string): boolean {
   const end = text.length;
-  let i = text.charCodeAt(0) === 45 ? 1 : 0;
-  if (i >= end) return false;
-  if (text.charCodeAt(i) === 48) i++;
-  else if (isDigit(text.charCodeAt(i))) i = skipDigits(text, i);
+  let i = codeAt(text, 0) === 45 ? 1 : 0;
+  if (codeAt(text, i) === 48) i++;
+  else if (isDigit(codeAt(text, i))) i = skipDigits(text, i);
   else return false;
-  if (text.charCodeAt(i) === 46) {
-    if (!isDigit(text.charCodeAt(i + 1))) return false;
+  if (codeAt(text, i) === 46) {
+    if (!isDigit(codeAt(text, i + 1))) return false;
     i = skipDigits(text, i + 1);
   }
-  const e = text.charCodeAt(i);
+  const e = codeAt(text, i);
   if (e === 101 || e === 69) {
     i++;
-    const sign = text.charCodeAt(i);
+    const sign = codeAt(text, i);
     if (sign === 43 || sign === 45) i++;
-    if (!isDigit(text.charCodeAt(i))) return false;
+    if (!isDigit(codeAt(text, i))) return false;
     i = skipDigits(text, i);
   }
   return i === end;
+}
+
+/** charCodeAt past the end returns NaN, and V8 deoptimizes on the out-of-bounds read. */
+function codeAt(text: string, index: number): number {
+  return index < text.length ? text.charCodeAt(index) : -1;
 }
 
 function isDigit(code: number): boolean {
@@ -116,7 +125,7 @@ function isDigit(code: number): boolean {
 
 function skipDigits(text: string, from: number): number {
   let i = from;
-  while (isDigit(text.charCodeAt(i))) i++;
+  while (isDigit(codeAt(text, i))) i++;
   return i;
 }
 

@@ -235,88 +235,49 @@ function instantOf(value: DateTime | null, typeOid: number): Instant | null {
   return { days: value.days + carry, micros: micros - carry * MICROS_PER_DAY };
 }
 
+/** Year-month-day, then optionally a time (`T` or space), an offset (`Z`, `+05`, `+0530`, `-05:53:28`) and an era. */
+const DATE_TIME =
+  /^\s*(\d{1,7})-(\d{1,2})-(\d{1,2})(?:[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(z|([+-])(\d{1,2})(?::?(\d{2})(?::?(\d{2}))?)?)?)?(?:\s*(bc|ad))?\s*$/i;
+
 /**
  * Reads the ISO forms: what Postgres prints under DateStyle ISO (`2026-11-28 12:40:00.5+05:30`,
- * `0044-03-15 BC`, `infinity`) and ISO 8601 literals (`2026-11-28T07:10:00Z`, `+0530`).
+ * `0044-03-15 BC`, `infinity`) and ISO 8601 literals (`2026-11-28T07:10:00Z`).
  */
 function parseDateTime(text: string): DateTime | null {
-  const c = new Cursor(text);
-  const first = c.peek();
-  if (first < 48 || first > 57) {
-    const word = c.rest();
+  const match = DATE_TIME.exec(text);
+  if (!match) {
+    const word = text.trim().toLowerCase();
     if (word === 'infinity' || word === '+infinity') return INFINITY;
     return word === '-infinity' ? MINUS_INFINITY : null;
   }
-  let year = c.int(1, 7);
-  if (!c.eat(45)) return null;
-  const month = c.int(1, 2);
-  if (!c.eat(45)) return null;
-  const day = c.int(1, 2);
-  let micros = 0;
-  let offsetSeconds = 0;
-  const separator = c.peek();
-  if (separator === 84 || separator === 116 || (separator === 32 && isDigit(c.peekAt(1)))) {
-    c.i++;
-    micros = readTime(c);
-    if (micros < 0) return null;
-    c.skipSpaces();
-    const zone = c.peek();
-    if (zone === 90 || zone === 122) c.i++;
-    else if (zone === 43 || zone === 45) {
-      c.i++;
-      const offset = readOffset(c);
-      if (offset < 0) return null;
-      offsetSeconds = zone === 43 ? offset : -offset;
-    }
-  }
-  c.skipSpaces();
-  const era = c.rest();
+  const [, y, mo, d, h, mi, s, fraction, , sign, oh, om, os, era] = match;
+  const month = Number(mo);
+  const day = Number(d);
+  let year = Number(y);
   if (year < 1 || month < 1 || month > 12 || day < 1) return null;
-  if (era === 'bc') year = 1 - year;
-  else if (era !== '' && era !== 'ad') return null;
+  if (era?.toLowerCase() === 'bc') year = 1 - year;
   if (day > daysInMonth(year, month)) return null;
-  return { days: daysFromCivil(year, month, day), micros, offsetSeconds };
+  const [hour, minute, second] = [Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0)];
+  const micros = fraction === undefined ? 0 : fractionMicros(fraction);
+  // Postgres accepts 24:00:00 and a leap second, both rolling over into the next day or minute.
+  if (hour > 24 || minute > 59 || second > 60 || (hour === 24 && minute + second + micros > 0)) return null;
+  const offsetHours = Number(oh ?? 0);
+  const offsetMinutes = Number(om ?? 0);
+  if (offsetHours > 15 || offsetMinutes > 59 || Number(os ?? 0) > 59) return null;
+  const offset = (offsetHours * 60 + offsetMinutes) * 60 + Number(os ?? 0);
+  return {
+    days: daysFromCivil(year, month, day),
+    micros: ((hour * 60 + minute) * 60 + second) * 1_000_000 + micros,
+    offsetSeconds: sign === '-' ? -offset : offset,
+  };
 }
 
-/** Microseconds since midnight (24:00:00 allowed, as in Postgres), or -1. */
-function readTime(c: Cursor): number {
-  const hour = c.int(1, 2);
-  if (hour < 0 || !c.eat(58)) return -1;
-  const minute = c.int(2, 2);
-  let second = 0;
-  let fraction = 0;
-  if (c.eat(58)) {
-    second = c.int(2, 2);
-    if (c.eat(46)) fraction = readFraction(c);
-  }
-  if (minute < 0 || minute > 59 || second < 0 || second > 60 || fraction < 0 || hour > 24) return -1;
-  if (hour === 24 && minute + second + fraction > 0) return -1;
-  return ((hour * 60 + minute) * 60 + second) * 1_000_000 + fraction;
-}
-
-function readFraction(c: Cursor): number {
-  const start = c.i;
-  while (isDigit(c.peek())) c.i++;
-  const digits = c.text.slice(start, c.i);
-  if (digits.length === 0) return -1;
+function fractionMicros(digits: string): number {
   if (digits.length <= 6) return Number(digits.padEnd(6, '0'));
   // Input beyond microseconds is rounded with rint(), which breaks ties to even.
   const scaled = Number(`0.${digits}`) * 1_000_000;
   const rounded = Math.round(scaled);
   return rounded - scaled === 0.5 && rounded % 2 === 1 ? rounded - 1 : rounded;
-}
-
-/** `hh`, `hh:mm`, `hhmm`, `hh:mm:ss` in seconds, or -1; Postgres allows up to 15:59:59. */
-function readOffset(c: Cursor): number {
-  const hours = c.int(1, 2);
-  let minutes = 0;
-  let seconds = 0;
-  if (c.eat(58) || isDigit(c.peek())) {
-    minutes = c.int(2, 2);
-    if (c.eat(58) || isDigit(c.peek())) seconds = c.int(2, 2);
-  }
-  if (hours < 0 || hours > 15 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59) return -1;
-  return (hours * 60 + minutes) * 60 + seconds;
 }
 
 /** Proleptic Gregorian, astronomical years (1 BC is year 0), as Postgres counts. */
@@ -338,55 +299,6 @@ function daysFromCivil(year: number, month: number, day: number): number {
 function daysInMonth(year: number, month: number): number {
   if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-}
-
-class Cursor {
-  i = 0;
-  end: number;
-
-  constructor(readonly text: string) {
-    this.end = text.length;
-    this.skipSpaces();
-    while (this.end > this.i && text.charCodeAt(this.end - 1) === 32) this.end--;
-  }
-
-  peek(): number {
-    return this.peekAt(0);
-  }
-
-  peekAt(ahead: number): number {
-    return this.i + ahead < this.end ? this.text.charCodeAt(this.i + ahead) : -1;
-  }
-
-  eat(code: number): boolean {
-    if (this.peek() !== code) return false;
-    this.i++;
-    return true;
-  }
-
-  skipSpaces(): void {
-    while (this.peek() === 32) this.i++;
-  }
-
-  /** An unsigned integer of `min` to `max` digits, or -1. */
-  int(min: number, max: number): number {
-    const start = this.i;
-    let value = 0;
-    while (this.i - start < max && isDigit(this.peek())) {
-      value = value * 10 + this.peek() - 48;
-      this.i++;
-    }
-    return this.i - start >= min ? value : -1;
-  }
-
-  /** The rest of the text, lower-cased, for keywords. */
-  rest(): string {
-    return this.text.slice(this.i, this.end).toLowerCase();
-  }
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
 }
 
 function compareInstants(a: Instant | null, b: Instant | null): number | undefined {

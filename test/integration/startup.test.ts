@@ -121,3 +121,25 @@ test('validate with the database down checks the file and says the database chec
   assert.equal(result.code, 0);
   assert.match(result.stdout, /database not reachable .*database checks skipped/);
 });
+
+test('a role without the needed privileges gets one line and exit 2, not endless retries', async () => {
+  assert.ok(db && receiver);
+  await db.query(`CREATE ROLE weak LOGIN PASSWORD 'weak'`);
+  const url = db.url.replace('postgres:walhook@', 'weak:weak@');
+  const path = await writeConfig(
+    config()
+      .replace('slot: startup_test', 'slot: weak_slot')
+      .replace('publication: startup_test', 'publication: weak_pub'),
+  );
+  const run = await runCli(['run', '--config', path], {
+    DATABASE_URL: url,
+    RECEIVER: receiver.url,
+    PORT: '0',
+  });
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /^walhook: the database role may not create or alter publication weak_pub: .*owner/,
+  );
+  assert.equal(run.stderr.trim().split('\n').length, 1);
+});
