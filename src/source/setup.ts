@@ -129,13 +129,15 @@ export async function prepareSource(
       if (problem) throw new WalhookError('WALHOOK_ERR_REPLICA_IDENTITY', problem);
       tables.push(info);
     });
-    await permitted('create or alter publication ' + options.publication, () =>
+    await permitted(`create or alter publication ${options.publication}`, () =>
       ensurePublication(client, options.publication, tables, logger),
     );
-    const confirmedLsn = await permitted('create replication slot ' + options.slot, () =>
+    const confirmedLsn = await permitted(`create replication slot ${options.slot}`, () =>
       ensureSlot(client, options.slot, logger),
     );
-    const systemId = await permitted('open a replication connection', () => systemIdentifier(options.connection));
+    const systemId = await permitted('open a replication connection', () =>
+      systemIdentifier(options.connection),
+    );
     return { systemId, confirmedLsn, tables };
   } finally {
     await client.end();
