@@ -91,10 +91,20 @@ const webhookSchema = z.string().refine((text) => {
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 const headerValue = z.string().regex(/^[^\r\n]*$/, 'header values cannot contain line breaks');
 
+/** An HTTP status (410) or a class of them ("4xx"). */
+const statusPattern = z.union([
+  z.number().int().min(100).max(599),
+  z.string().regex(/^[1-5]xx$/, 'expected a status code such as 410 or a class such as "4xx"'),
+]);
+
 const retrySchema = strictObject({
   num_retries: z.number().int().min(0).default(0),
   interval_sec: z.number().min(0).default(10),
   timeout_sec: z.number().positive().default(60),
+  backoff: z.enum(['exponential', 'fixed']).default('exponential'),
+  max_interval_sec: z.number().min(0).default(600),
+  // Answers not worth repeating (410 Gone, a 4xx validation error): dead-lettered at once.
+  final_statuses: z.array(statusPattern).default([]),
 });
 
 const triggerSchema = strictObject({
@@ -107,6 +117,8 @@ const triggerSchema = strictObject({
   headers: z.record(headerName, headerValue).optional(),
   // prefault (not default) so an omitted block still gets each key's own default
   retry: retrySchema.prefault({}),
+  ordering: z.enum(['row', 'trigger', 'none']).default('row'),
+  concurrency: z.number().int().min(1).max(10_000).default(64),
 }).transform(({ table: { text, ...table }, ...trigger }) => ({ ...trigger, table, tableText: text }));
 
 const sourceSchema = strictObject({
@@ -125,7 +137,22 @@ const sourceSchema = strictObject({
       'expected a lower-case identifier: a-z, 0-9, _ and $, not starting with a digit or $, at most 63 characters',
     )
     .default('walhook'),
+  // Re-creating a lost slot starts from now: changes in between are skipped, so only on request.
+  on_slot_lost: z.enum(['fail', 'recreate']).default('fail'),
 });
+
+const deadLetterSchema = strictObject({
+  table: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'expected schema.table in lower case')
+    .optional(),
+  file: z.string().min(1).optional(),
+})
+  .refine((value) => !(value.table && value.file), 'set either table or file, not both')
+  .transform((value) =>
+    value.file ? { file: value.file } : { table: value.table ?? 'walhook.dead_letters' },
+  )
+  .prefault({});
 
 export const configSchema = strictObject({
   // The cast is sound: prefault runs `{}` through the schema, which then reports source.connection as
@@ -136,6 +163,13 @@ export const configSchema = strictObject({
     port: z.number().int().min(0).max(65535).default(9187),
   }).prefault({}),
   shutdown_grace_sec: z.number().min(0).default(10),
+  dead_letter: deadLetterSchema,
+  max_in_flight_events: z.number().int().min(1).default(10_000),
+  max_in_flight_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
   triggers: z
     .array(triggerSchema)
     .min(1)

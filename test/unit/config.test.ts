@@ -36,9 +36,17 @@ function rejects(text: string, code: ErrorCode, message: string, env: NodeJS.Pro
 
 test('applies every default to a minimal file', () => {
   assert.deepEqual(parseConfig(MINIMAL, FILE, {}), {
-    source: { connection: 'postgres://walhook@localhost/app', slot: 'walhook', publication: 'walhook' },
+    source: {
+      connection: 'postgres://walhook@localhost/app',
+      slot: 'walhook',
+      publication: 'walhook',
+      on_slot_lost: 'fail',
+    },
     server: { host: '127.0.0.1', port: 9187 },
     shutdown_grace_sec: 10,
+    dead_letter: { table: 'walhook.dead_letters' },
+    max_in_flight_events: 10_000,
+    max_in_flight_bytes: 64 * 1024 * 1024,
     triggers: [
       {
         name: 'orders_paid',
@@ -46,7 +54,16 @@ test('applies every default to a minimal file', () => {
         tableText: 'orders',
         operations: ['insert'],
         webhook: 'http://127.0.0.1:3000/hooks/orders',
-        retry: { num_retries: 0, interval_sec: 10, timeout_sec: 60 },
+        retry: {
+          num_retries: 0,
+          interval_sec: 10,
+          timeout_sec: 60,
+          backoff: 'exponential',
+          max_interval_sec: 600,
+          final_statuses: [],
+        },
+        ordering: 'row',
+        concurrency: 64,
       },
     ],
   });
@@ -59,10 +76,14 @@ source:
   connection: postgresql://walhook:pw@db:5432/app
   slot: walhook_prod
   publication: walhook_pub
+  on_slot_lost: recreate
 server:
   host: 0.0.0.0
   port: 0
 shutdown_grace_sec: 2.5
+dead_letter: { file: /var/lib/walhook/dead.jsonl }
+max_in_flight_events: 500
+max_in_flight_bytes: 1048576
 triggers:
   - name: orders-paid_2
     table: sales.orders
@@ -72,7 +93,15 @@ triggers:
       new: { status: { _eq: paid } }
     webhook: https://hooks.example.com/orders?x=1
     headers: { Authorization: Bearer abc, X-Trace: "on" }
-    retry: { num_retries: 3, interval_sec: 0, timeout_sec: 0.5 }
+    retry:
+      num_retries: 3
+      interval_sec: 0
+      timeout_sec: 0.5
+      backoff: fixed
+      max_interval_sec: 30
+      final_statuses: [410, 4xx]
+    ordering: trigger
+    concurrency: 8
 `,
     FILE,
     {},
@@ -81,9 +110,13 @@ triggers:
     connection: 'postgresql://walhook:pw@db:5432/app',
     slot: 'walhook_prod',
     publication: 'walhook_pub',
+    on_slot_lost: 'recreate',
   });
   assert.deepEqual(config.server, { host: '0.0.0.0', port: 0 });
   assert.equal(config.shutdown_grace_sec, 2.5);
+  assert.deepEqual(config.dead_letter, { file: '/var/lib/walhook/dead.jsonl' });
+  assert.equal(config.max_in_flight_events, 500);
+  assert.equal(config.max_in_flight_bytes, 1048576);
   assert.deepEqual(config.triggers[0], {
     name: 'orders-paid_2',
     table: { schema: 'sales', name: 'orders' },
@@ -93,7 +126,16 @@ triggers:
     where: { new: { status: { _eq: 'paid' } } },
     webhook: 'https://hooks.example.com/orders?x=1',
     headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
-    retry: { num_retries: 3, interval_sec: 0, timeout_sec: 0.5 },
+    retry: {
+      num_retries: 3,
+      interval_sec: 0,
+      timeout_sec: 0.5,
+      backoff: 'fixed',
+      max_interval_sec: 30,
+      final_statuses: [410, '4xx'],
+    },
+    ordering: 'trigger',
+    concurrency: 8,
   });
 });
 
@@ -239,18 +281,18 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     `${MINIMAL}shutdown_grace: 3\n`,
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, triggers)`,
+    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, dead_letter, max_in_flight_events, max_in_flight_bytes, triggers)`,
   );
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),
