@@ -297,7 +297,7 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     withTrigger('retry: { retries: 3 }'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].retry.retries: unknown key (expected one of num_retries, interval_sec, timeout_sec)`,
+    `${FILE}: triggers[0].retry.retries: unknown key (expected one of num_retries, interval_sec, timeout_sec, backoff, max_interval_sec, final_statuses)`,
   );
 });
 
