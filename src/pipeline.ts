@@ -172,7 +172,7 @@ export class Pipeline {
         op: change.op,
         table,
         commitLsn: txn.finalLsn,
-        body: hasuraBody(change, rows, trigger, id),
+        ...hasuraBody(change, rows, trigger, id),
         settle: (outcome) => {
           this.metrics.inFlightEvents.dec();
           this.metrics.eventsSettled.inc({ trigger: trigger.name, outcome });

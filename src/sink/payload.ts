@@ -26,7 +26,7 @@ export function hasuraBody(
   rows: RenderedRows,
   trigger: { name: string; maxRetries: number },
   id: string,
-): (currentRetry: number) => string {
+): { body: (currentRetry: number) => string; bytes: number } {
   const { relation, txn } = change;
   const unchanged =
     rows.unchangedToast.length > 0 ? `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}` : '';
@@ -38,5 +38,5 @@ export function hasuraBody(
     `"session_variables":null,"trace_context":null${unchanged}},` +
     `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
   const tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
-  return (currentRetry) => head + currentRetry + tail;
+  return { body: (currentRetry) => head + currentRetry + tail, bytes: head.length + tail.length + 1 };
 }

@@ -54,17 +54,28 @@ function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
     operations: new Set(trigger.operations.map((op) => op.toUpperCase() as Operation)),
     columns: trigger.columns ?? null,
     where: trigger.where ? compileWhere(trigger.where) : null,
-    target: {
-      trigger: trigger.name,
-      url: trigger.webhook,
-      headers: trigger.headers ?? {},
-      retry: {
-        numRetries: trigger.retry.num_retries,
-        intervalSec: trigger.retry.interval_sec,
-        timeoutSec: trigger.retry.timeout_sec,
-      },
-    },
+    target: webhookTarget(trigger),
     maxRetries: trigger.retry.num_retries,
+  };
+}
+
+/** Where and how a trigger's events are delivered. */
+export function webhookTarget(trigger: TriggerConfig): WebhookTarget {
+  const { retry } = trigger;
+  return {
+    trigger: trigger.name,
+    url: trigger.webhook,
+    headers: trigger.headers ?? {},
+    retry: {
+      numRetries: retry.num_retries,
+      intervalSec: retry.interval_sec,
+      timeoutSec: retry.timeout_sec,
+      backoff: retry.backoff,
+      maxIntervalSec: retry.max_interval_sec,
+      finalStatuses: retry.final_statuses,
+    },
+    ordering: trigger.ordering,
+    concurrency: trigger.concurrency,
   };
 }
 

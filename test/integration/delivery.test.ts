@@ -22,7 +22,7 @@ triggers:
     table: flaky
     operations: [insert]
     webhook: \${RECEIVER}/flaky
-    retry: { num_retries: 3, interval_sec: 0.2 }
+    retry: { num_retries: 3, interval_sec: 0.2, backoff: fixed }
   - name: broken
     table: broken
     operations: [insert]
