@@ -11,6 +11,12 @@ Commands:
   run       --config FILE   stream changes to webhooks (FILE defaults to $WALHOOK_CONFIG)
   validate  --config FILE   check the config file and, when reachable, the database
   demo      [--follow]      run walhook against an embedded Postgres and show deliveries
+  dlq list       --config FILE [--trigger T] [--json]
+                 show dead letters (deliveries that ran out of retries), as a table or JSON lines
+  dlq redeliver  --config FILE (--id ID | --trigger T | --all)
+                 POST them again, once each; delivered ones leave the store
+  dlq purge      --config FILE (--id ID | --trigger T | --older-than DURATION)
+                 delete them; DURATION is like 7d, 12h or 30m
 
 Options:
   -h, --help      show this help
@@ -42,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
       const { values } = usage(() => parseArgs({ args: rest, options: { follow: { type: 'boolean' } } }));
       const { runDemo } = await import('./demo/demo.js');
       return runDemo({ follow: values.follow === true });
+    }
+    case 'dlq': {
+      const { dlqCommand } = await import('./dead-letters/dlq-command.js');
+      return dlqCommand(rest, (line) => process.stdout.write(`${line}\n`));
     }
     default:
       throw new WalhookError('WALHOOK_ERR_USAGE', `unknown command "${command}"; run walhook --help`);

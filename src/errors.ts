@@ -21,6 +21,11 @@ export const errorCodes = {
     exitCode: 2,
     description: 'The replication slot exists but is not a pgoutput logical slot of this database.',
   },
+  WALHOOK_ERR_SLOT_LOST: {
+    exitCode: 1,
+    description:
+      'The replication slot was dropped or invalidated (wal_status lost): the changes it held are gone. walhook stops rather than skip them silently; source.on_slot_lost: recreate starts a new slot from now.',
+  },
   WALHOOK_ERR_REPLICA_IDENTITY: {
     exitCode: 2,
     description:
@@ -41,7 +46,8 @@ export const errorCodes = {
   },
   WALHOOK_ERR_DELIVERY_FAILED: {
     exitCode: 1,
-    description: 'A webhook delivery failed after all retries; the event was logged and settled.',
+    description:
+      'A webhook delivery failed after all retries (or with a final status); the event went to the dead-letter store and was settled.',
   },
   WALHOOK_ERR_SHUTDOWN_TIMEOUT: {
     exitCode: 1,

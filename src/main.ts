@@ -53,8 +53,8 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
 
   const fail = (err: unknown) => {
     const code = isWalhookError(err) ? err.exitCode : 1;
-    // Config-like problems found at start also go to stderr as the one line the CLI prints.
-    if (code === 2 && isWalhookError(err)) process.stderr.write(`walhook: ${err.message}\n`);
+    // Problems an operator must act on (config-like, slot lost) also go to stderr as one line.
+    if (isWalhookError(err)) process.stderr.write(`walhook: ${err.message}\n`);
     logger.error({ err, code: isWalhookError(err) ? err.code : undefined }, 'fatal error; stopping');
     void shutdown(code, 'fatal error');
   };

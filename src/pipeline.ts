@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import { Acknowledger } from './checkpoint/acknowledger.js';
 import { CheckpointTracker } from './checkpoint/tracker.js';
 import type { Config } from './config/schema.js';
+import { type DeadLetterStore, openDeadLetterStore } from './dead-letters/store.js';
 import { isWalhookError, WalhookError } from './errors.js';
 import type { Metrics } from './observability/metrics.js';
+import type { DeliveryEvent } from './sink/delivery-event.js';
 import { eventId } from './sink/event-id.js';
 import { hasuraBody, type RenderedRows } from './sink/payload.js';
-import { WebhookSink } from './sink/webhook-sink.js';
+import { type AttemptInfo, type FinalFailure, WebhookSink } from './sink/webhook-sink.js';
 import { formatLsn } from './source/change.js';
 import { decodePgoutput } from './source/pgoutput-decoder.js';
 import { ReplicationStream } from './source/replication-stream.js';
@@ -31,8 +33,10 @@ export class Pipeline {
   private readonly acknowledger: Acknowledger;
   private readonly reader: TransactionReader;
   private readonly stream: ReplicationStream;
+  private readonly deadLetters: DeadLetterStore;
   private source: SourceState | null = null;
   private stopping = false;
+  private inFlightBytes = 0;
   private wake: (() => void) | null = null;
 
   constructor(
@@ -44,7 +48,13 @@ export class Pipeline {
   ) {
     this.logger = logger.child({ slot: config.source.slot });
     this.triggers = new TriggerIndex(config.triggers);
-    this.sink = new WebhookSink({ logger: this.logger.child({ stage: 'sink' }), userAgent: userAgent() });
+    this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
+    this.sink = new WebhookSink({
+      logger: this.logger.child({ stage: 'sink' }),
+      userAgent: userAgent(),
+      deadLetter: (event, failure) => this.deadLetter(event, failure),
+      onAttempt: (info) => this.countAttempt(info),
+    });
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
     this.acknowledger = new Acknowledger(
       this.tracker,
@@ -71,6 +81,10 @@ export class Pipeline {
         this.metrics.replicationReconnects.inc();
         this.reader.reset();
       },
+      onSlotLost: (err) => {
+        this.stopping = true;
+        this.onFatal(err);
+      },
     });
   }
 
@@ -86,6 +100,7 @@ export class Pipeline {
     while (!this.stopping) {
       try {
         this.source = await prepareSource({ ...source, tables }, this.logger);
+        await this.deadLetters.init();
         break;
       } catch (err) {
         if (isWalhookError(err)) throw err;
@@ -102,6 +117,7 @@ export class Pipeline {
     }
     if (this.stopping || !this.source) return;
     this.metrics.confirmedLsn.set(Number(this.source.confirmedLsn));
+    this.acknowledger.adaptTo(this.source.walSenderTimeoutMs);
     this.stream.start();
   }
 
@@ -117,6 +133,7 @@ export class Pipeline {
     this.acknowledger.stop();
     await this.stream.stop();
     await this.sink.close();
+    await this.deadLetters.close();
     this.logger.info(
       {
         confirmed_lsn: lsn === null ? null : formatLsn(lsn),
@@ -125,6 +142,35 @@ export class Pipeline {
       drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',
     );
     return drained;
+  }
+
+  /** Stores a finally failed event; the sink settles it once this resolved. */
+  private async deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void> {
+    await this.deadLetters.add({
+      id: event.id,
+      trigger: event.target.trigger,
+      table: event.table,
+      op: event.op,
+      lsn: formatLsn(event.commitLsn),
+      body: failure.body,
+      attempts: failure.attempts,
+      lastStatus: failure.lastStatus,
+      lastError: failure.lastError ? `${failure.lastError.type}: ${failure.lastError.message}` : null,
+      responseSnippet: failure.responseSnippet || null,
+      firstAttemptAt: failure.firstAttemptAt,
+      lastAttemptAt: failure.lastAttemptAt,
+      deadLetteredAt: new Date(),
+    });
+    this.metrics.eventsDeadLettered.inc({ trigger: event.target.trigger });
+  }
+
+  private countAttempt(info: AttemptInfo): void {
+    const statusClass = info.status === null ? 'none' : `${Math.floor(info.status / 100)}xx`;
+    this.metrics.deliveryAttempts.inc({
+      trigger: info.trigger,
+      outcome: info.outcome,
+      status_class: statusClass,
+    });
   }
 
   private receive(payload: Buffer): void {
@@ -163,8 +209,10 @@ export class Pipeline {
         throw new WalhookError('WALHOOK_ERR_PROTOCOL', 'change received before the source was ready');
       const id = eventId(this.source.systemId, txn.finalLsn, change.index, trigger.name);
       const settleTransaction = this.tracker.track(txn.tracked);
+      const payload = hasuraBody(change, rows, trigger, id);
       this.metrics.eventsMatched.inc({ trigger: trigger.name });
       this.metrics.inFlightEvents.inc();
+      this.inFlightBytes += payload.bytes;
       this.sink.submit({
         id,
         target: trigger.target,
@@ -172,13 +220,39 @@ export class Pipeline {
         op: change.op,
         table,
         commitLsn: txn.finalLsn,
-        ...hasuraBody(change, rows, trigger, id),
+        ...payload,
         settle: (outcome) => {
           this.metrics.inFlightEvents.dec();
           this.metrics.eventsSettled.inc({ trigger: trigger.name, outcome });
+          this.inFlightBytes -= payload.bytes;
           settleTransaction();
+          if (this.stream.isPaused) this.maybeResume();
         },
       });
     }
+    if (!this.stream.isPaused && this.overLimit(1)) {
+      this.stream.pause();
+      this.metrics.replicationPaused.set(1);
+      this.logger.info(this.inFlight(), 'in-flight limit reached; pausing replication');
+    }
+  }
+
+  private inFlight() {
+    return { in_flight_events: this.tracker.inFlightEvents, in_flight_bytes: this.inFlightBytes };
+  }
+
+  private overLimit(fraction: number): boolean {
+    return (
+      this.tracker.inFlightEvents >= this.config.max_in_flight_events * fraction ||
+      this.inFlightBytes >= this.config.max_in_flight_bytes * fraction
+    );
+  }
+
+  /** Resumes below 90% of both limits, so a flapping receiver does not toggle reading per event. */
+  private maybeResume(): void {
+    if (this.stopping || this.overLimit(0.9)) return;
+    this.stream.resume();
+    this.metrics.replicationPaused.set(0);
+    this.logger.info(this.inFlight(), 'below the in-flight limits; resuming replication');
   }
 }

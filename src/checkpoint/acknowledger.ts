@@ -8,11 +8,13 @@ const STATUS_INTERVAL_MS = 10_000;
 /**
  * Sends the tracker's confirmable LSN to Postgres: shortly after it advances (coalesced, so a burst
  * of small transactions costs one status update), at once when a keepalive asks for a reply, and
- * every 10 s regardless, which also keeps `wal_sender_timeout` from closing an idle connection.
+ * periodically regardless. The periodic update is what keeps `wal_sender_timeout` from closing the
+ * connection while reading is paused for backpressure: keepalive requests then sit unread in the
+ * socket, but any status update resets the server's timer.
  */
 export class Acknowledger {
   private pending: NodeJS.Timeout | null = null;
-  private readonly interval: NodeJS.Timeout;
+  private interval: NodeJS.Timeout;
   private lastSent: Lsn = 0n;
   private lastLogged: Lsn = 0n;
 
@@ -22,8 +24,22 @@ export class Acknowledger {
     private readonly logger: Logger,
     private readonly onSent: (lsn: Lsn) => void = () => {},
   ) {
-    this.interval = setInterval(() => this.flush(true), STATUS_INTERVAL_MS);
-    this.interval.unref();
+    this.interval = this.every(STATUS_INTERVAL_MS);
+  }
+
+  /** Sends status updates at least every third of the server's `wal_sender_timeout` (0 = none). */
+  adaptTo(walSenderTimeoutMs: number): void {
+    if (walSenderTimeoutMs <= 0) return;
+    clearInterval(this.interval);
+    this.interval = this.every(
+      Math.max(200, Math.min(STATUS_INTERVAL_MS, Math.floor(walSenderTimeoutMs / 3))),
+    );
+  }
+
+  private every(ms: number): NodeJS.Timeout {
+    const interval = setInterval(() => this.flush(true), ms);
+    interval.unref();
+    return interval;
   }
 
   /** The tracker advanced. */

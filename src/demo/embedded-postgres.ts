@@ -10,6 +10,8 @@ export interface EmbeddedPostgresHandle {
   /** A libpq URL for `database` on this server. */
   url(database?: string): string;
   createDatabase(name: string): Promise<void>;
+  /** A fast shutdown (SIGINT) and start on the same data, as a Postgres restart in production. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +57,8 @@ export async function startEmbeddedPostgres(
     port,
     user: USER,
     password: PASSWORD,
-    persistent: false,
+    // Kept across restart(); stop() removes the whole temporary directory.
+    persistent: true,
     // Postgres refuses to run as root; the package then runs it as a dedicated user.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
@@ -77,6 +80,10 @@ export async function startEmbeddedPostgres(
       } finally {
         await client.end();
       }
+    },
+    async restart() {
+      await server.stop();
+      await server.start();
     },
     async stop() {
       await server.stop();

@@ -27,6 +27,18 @@ export class Metrics {
     labelNames: ['trigger', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly deliveryAttempts = new Counter({
+    name: 'walhook_delivery_attempts_total',
+    help: 'HTTP delivery attempts by outcome: delivered, retry (another attempt follows) or failed (final).',
+    labelNames: ['trigger', 'outcome', 'status_class'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDeadLettered = new Counter({
+    name: 'walhook_events_dead_lettered_total',
+    help: 'Events stored in the dead-letter store after their last attempt failed.',
+    labelNames: ['trigger'] as const,
+    registers: [this.registry],
+  });
   readonly inFlightEvents = new Gauge({
     name: 'walhook_in_flight_events',
     help: 'Events matched and not yet settled.',
@@ -35,6 +47,11 @@ export class Metrics {
   readonly replicationConnected = new Gauge({
     name: 'walhook_replication_connected',
     help: '1 while the replication stream is running.',
+    registers: [this.registry],
+  });
+  readonly replicationPaused = new Gauge({
+    name: 'walhook_replication_paused',
+    help: '1 while reading is paused because the in-flight limits are reached (backpressure).',
     registers: [this.registry],
   });
   readonly replicationReconnects = new Counter({

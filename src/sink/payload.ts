@@ -38,5 +38,11 @@ export function hasuraBody(
     `"session_variables":null,"trace_context":null${unchanged}},` +
     `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
   const tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
-  return { body: (currentRetry) => head + currentRetry + tail, bytes: head.length + tail.length + 1 };
+  // Held as bytes: thousands of events wait in memory under backpressure, and a string built from
+  // many pieces stays a tree of them (about twice the size of its text).
+  const fixed = Buffer.from(head, 'utf8');
+  return {
+    body: (currentRetry) => fixed.toString('utf8') + currentRetry + tail,
+    bytes: fixed.length + tail.length + 1,
+  };
 }

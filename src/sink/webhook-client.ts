@@ -1,7 +1,8 @@
 import { Agent, request } from 'undici';
 import type { WebhookTarget } from './delivery-event.js';
+import { MAX_TIMER_MS } from './retry-policy.js';
 
-/** How much of a response body is kept for logs. */
+/** How much of a response body is kept for logs and dead letters. */
 const SNIPPET_BYTES = 4096;
 /** Past this, closing the connection is cheaper than reading a response body nobody looks at. */
 const DISCARD_LIMIT_BYTES = 128 * 1024;
@@ -34,10 +35,12 @@ export interface AttemptResult {
   /** The response status, or null when no response head arrived. */
   status: number | null;
   durationMs: number;
-  /** Set for anything but a complete 2xx response. */
+  /** Set for anything but a 2xx status. */
   error?: AttemptError;
   /** The first 4 KiB of the response body, decoded as UTF-8. */
   responseSnippet: string;
+  /** The receiver's Retry-After header, as sent. */
+  retryAfter?: string;
 }
 
 /** POSTs webhook bodies over one shared keep-alive connection pool per origin. */
@@ -55,18 +58,24 @@ export class WebhookClient {
     this.#userAgent = options.userAgent;
   }
 
-  /** Never rejects: every failure comes back as `error` so the caller can decide to retry. */
+  /**
+   * Never rejects: every failure comes back as `error` so the caller can decide to retry. The timeout
+   * covers the whole attempt, connecting and reading the body included.
+   */
   async post(target: WebhookTarget, body: string): Promise<AttemptResult> {
     const started = performance.now();
     const controller = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, target.retry.timeoutSec * 1000);
-    let status: number | null = null;
-    let responseSnippet = '';
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        controller.abort();
+      },
+      Math.min(target.retry.timeoutSec * 1000, MAX_TIMER_MS),
+    );
     try {
+      // `request` follows no redirect: a 3xx is an answer like any other non-2xx and is retried, which
+      // also keeps the body and its credentials from being sent to wherever a receiver points.
       const response = await request(target.url, {
         dispatcher: this.#agent,
         method: 'POST',
@@ -74,16 +83,18 @@ export class WebhookClient {
         body,
         signal: controller.signal,
       });
-      status = response.statusCode;
-      responseSnippet = await readSnippet(response.body);
-      const durationMs = performance.now() - started;
-      if (status >= 200 && status < 300) return { status, durationMs, responseSnippet };
-      return { status, durationMs, responseSnippet, error: { type: 'http', message: `HTTP ${status}` } };
+      const status = response.statusCode;
+      const responseSnippet = await readSnippet(response.body);
+      const retryAfter = firstValue(response.headers['retry-after']);
+      const result: AttemptResult = { status, durationMs: performance.now() - started, responseSnippet };
+      if (retryAfter !== undefined) result.retryAfter = retryAfter;
+      if (status < 200 || status >= 300) result.error = { type: 'http', message: `HTTP ${status}` };
+      return result;
     } catch (err) {
       const error: AttemptError = timedOut
-        ? { type: 'timeout', message: `no complete response within ${target.retry.timeoutSec}s` }
+        ? { type: 'timeout', message: `no response within ${target.retry.timeoutSec}s` }
         : classify(err);
-      return { status, durationMs: performance.now() - started, responseSnippet, error };
+      return { status: null, durationMs: performance.now() - started, responseSnippet: '', error };
     } finally {
       clearTimeout(timer);
     }
@@ -108,21 +119,33 @@ export class WebhookClient {
   }
 }
 
-/** Reads the body to its end (so the connection goes back to the pool), keeping only its start. */
+/**
+ * Reads the body to its end (so the connection goes back to the pool), keeping only its start. The status
+ * is the receiver's answer, so a body cut short by the timeout, a reset or the size cap costs only the
+ * connection and the rest of the snippet, never the outcome.
+ */
 async function readSnippet(body: AsyncIterable<Buffer>): Promise<string> {
   const kept: Buffer[] = [];
   let keptBytes = 0;
   let readBytes = 0;
-  for await (const chunk of body) {
-    if (keptBytes < SNIPPET_BYTES) {
-      kept.push(chunk);
-      keptBytes += chunk.length;
+  try {
+    for await (const chunk of body) {
+      if (keptBytes < SNIPPET_BYTES) {
+        kept.push(chunk);
+        keptBytes += chunk.length;
+      }
+      readBytes += chunk.length;
+      // Leaving the loop destroys the body, and with it the connection: an endless body ends here.
+      if (readBytes > DISCARD_LIMIT_BYTES) break;
     }
-    readBytes += chunk.length;
-    // Leaving the loop destroys the body, and with it the connection.
-    if (readBytes > DISCARD_LIMIT_BYTES) break;
+  } catch {
+    // The stream is destroyed already; what arrived before is all there is.
   }
   return Buffer.concat(kept, Math.min(keptBytes, SNIPPET_BYTES)).toString('utf8');
+}
+
+function firstValue(header: string | string[] | undefined): string | undefined {
+  return Array.isArray(header) ? header[0] : header;
 }
 
 function classify(err: unknown): AttemptError {

@@ -2,12 +2,50 @@ import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
 import { formatLsn } from '../source/change.js';
 import type { DeliveryEvent } from './delivery-event.js';
-import { KeyedQueue } from './keyed-queue.js';
-import { type AttemptResult, WebhookClient } from './webhook-client.js';
+import { KeyedQueue, type Run } from './keyed-queue.js';
+import { backoffMs, isFinalStatus, MAX_TIMER_MS, retryDelayMs } from './retry-policy.js';
+import { type AttemptErrorType, type AttemptResult, WebhookClient } from './webhook-client.js';
+
+export type { AttemptErrorType } from './webhook-client.js';
 
 const DELIVERY_FAILED: ErrorCode = 'WALHOOK_ERR_DELIVERY_FAILED';
 
+/** Retrying a failed dead-letter write: quick at first, then no more often than every 30 s. */
+const DEAD_LETTER_RETRY = { backoff: 'exponential', intervalSec: 0.2, maxIntervalSec: 30 } as const;
+
 type Outcome = 'delivered' | 'retry' | 'failed';
+
+/** What the dead-letter store keeps about an event that will not be delivered. */
+export interface FinalFailure {
+  attempts: number;
+  /** The last response status, or null when the last attempt got no response. */
+  lastStatus: number | null;
+  lastError: { type: AttemptErrorType; message: string } | null;
+  /** The first 4 KiB of the last response body. */
+  responseSnippet: string;
+  firstAttemptAt: Date;
+  /** When the last attempt started. */
+  lastAttemptAt: Date;
+  /** The exact body of the last attempt. */
+  body: string;
+}
+
+export interface AttemptInfo {
+  trigger: string;
+  outcome: Outcome;
+  status: number | null;
+  errorType: AttemptErrorType | null;
+  durationMs: number;
+}
+
+export interface WebhookSinkOptions {
+  logger: Logger;
+  userAgent: string;
+  /** Stores a finally failed event; the event settles only once this resolved. */
+  deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void>;
+  /** Called once per attempt, for metrics. */
+  onAttempt?: (info: AttemptInfo) => void;
+}
 
 interface Job {
   event: DeliveryEvent;
@@ -22,33 +60,31 @@ interface DrainWaiter {
   finish(drained: boolean): void;
 }
 
-export interface WebhookSinkOptions {
-  logger: Logger;
-  userAgent: string;
-  /** Requests in flight per trigger, across all its ordering keys. */
-  concurrency?: number;
-}
-
 /**
- * Delivers events with Hasura's retry semantics, one at a time per ordering key. Each trigger has its own
- * queue and concurrency budget so a slow receiver never holds back another trigger's webhooks.
+ * Delivers events with Hasura's retry semantics in each trigger's ordering mode. Each trigger has its own
+ * queue and concurrency budget so a slow receiver never holds back another trigger's webhooks. A slot is
+ * held only while a request is out: an event waiting to retry keeps its key (its row, or its whole trigger
+ * in `trigger` mode) blocked but lets other keys use the slot.
  */
 export class WebhookSink {
   readonly #logger: Logger;
   readonly #client: WebhookClient;
-  readonly #concurrency: number | undefined;
+  readonly #deadLetter: WebhookSinkOptions['deadLetter'];
+  readonly #onAttempt: WebhookSinkOptions['onAttempt'];
   readonly #queues = new Map<string, KeyedQueue<Job>>();
   readonly #drains = new Set<DrainWaiter>();
   /** Wakes each event waiting between retries, so `close` need not wait for the interval. */
   readonly #sleepers = new Set<() => void>();
   #inFlight = 0;
+  #inFlightBytes = 0;
   #nextSeq = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: WebhookSinkOptions) {
     this.#logger = options.logger.child({ component: 'sink' });
     this.#client = new WebhookClient({ userAgent: options.userAgent });
-    this.#concurrency = options.concurrency;
+    this.#deadLetter = options.deadLetter;
+    this.#onAttempt = options.onAttempt;
   }
 
   /** Events submitted and not yet settled. */
@@ -56,17 +92,26 @@ export class WebhookSink {
     return this.#inFlight;
   }
 
+  /** The sum of `bytes` of the events submitted and not yet settled. */
+  get inFlightBytes(): number {
+    return this.#inFlightBytes;
+  }
+
   submit(event: DeliveryEvent): void {
     // Left unsettled on purpose: the checkpoint has not passed it, so a restart replays it from the WAL.
     if (this.#closing !== undefined) return;
-    const trigger = event.target.trigger;
+    const { trigger, ordering, concurrency } = event.target;
     let queue = this.#queues.get(trigger);
     if (queue === undefined) {
-      queue = new KeyedQueue<Job>((job, done) => this.#start(job, done), { concurrency: this.#concurrency });
+      queue = new KeyedQueue<Job>((job, run) => this.#start(job, run), { concurrency });
       this.#queues.set(trigger, queue);
     }
+    const seq = this.#nextSeq++;
     this.#inFlight++;
-    queue.push(event.orderingKey, { event, seq: this.#nextSeq++ });
+    this.#inFlightBytes += event.bytes;
+    // One key for the whole trigger serialises it; a key per event leaves only the concurrency cap.
+    const key = ordering === 'row' ? event.orderingKey : ordering === 'trigger' ? '' : String(seq);
+    queue.push(key, { event, seq });
   }
 
   /** Resolves true once every event submitted so far is settled, false if `timeoutMs` passes first. */
@@ -89,8 +134,8 @@ export class WebhookSink {
   }
 
   /**
-   * Stops without settling anything still pending: queued events, events waiting to retry and requests in
-   * flight are dropped, and the source replays them after a restart.
+   * Stops without settling anything still pending: queued events, events waiting to retry or for their
+   * dead letter, and requests in flight are dropped, and the source replays them after a restart.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -104,8 +149,8 @@ export class WebhookSink {
     await this.#client.close();
   }
 
-  #start(job: Job, done: () => void): void {
-    this.#deliver(job.event)
+  #start(job: Job, run: Run): void {
+    this.#deliver(job.event, run)
       .then((outcome) => {
         if (outcome !== undefined) this.#settle(job, outcome);
       })
@@ -115,27 +160,74 @@ export class WebhookSink {
           'webhook delivery crashed',
         );
       })
-      .finally(done);
+      .finally(run.done);
   }
 
   /** Resolves with the final outcome, or undefined when the sink closed first. */
-  async #deliver(event: DeliveryEvent): Promise<'delivered' | 'failed' | undefined> {
-    const { numRetries, intervalSec } = event.target.retry;
+  async #deliver(event: DeliveryEvent, run: Run): Promise<'delivered' | 'failed' | undefined> {
+    const { retry } = event.target;
+    const firstAttemptAt = new Date();
     for (let currentRetry = 0; ; currentRetry++) {
-      const result = await this.#client.post(event.target, event.body(currentRetry));
+      const attemptAt = currentRetry === 0 ? firstAttemptAt : new Date();
+      const body = event.body(currentRetry);
+      const result = await this.#client.post(event.target, body);
       if (this.#closing !== undefined) return undefined;
+      const finalStatus = result.status !== null && isFinalStatus(result.status, retry.finalStatuses);
       const outcome: Outcome =
-        result.error === undefined ? 'delivered' : currentRetry < numRetries ? 'retry' : 'failed';
-      this.#logAttempt(event, currentRetry, result, outcome);
-      if (outcome === 'failed') this.#logFailure(event, currentRetry + 1, result);
-      if (outcome !== 'retry') return outcome;
-      await this.#sleep(intervalSec * 1000);
+        result.error === undefined
+          ? 'delivered'
+          : finalStatus || currentRetry >= retry.numRetries
+            ? 'failed'
+            : 'retry';
+      const retryInMs =
+        outcome === 'retry' ? Math.round(retryDelayMs(retry, currentRetry, result)) : undefined;
+      this.#recordAttempt(event, currentRetry, result, outcome, retryInMs);
+      if (outcome === 'delivered') return outcome;
+
+      // Waiting, for a retry or for the dead-letter store, needs no slot; the key stays held until settled.
+      run.pause();
+      if (outcome === 'failed') {
+        this.#logFailure(event, currentRetry + 1, result, finalStatus);
+        const failure: FinalFailure = {
+          attempts: currentRetry + 1,
+          lastStatus: result.status,
+          lastError: result.error ?? null,
+          responseSnippet: result.responseSnippet,
+          firstAttemptAt,
+          lastAttemptAt: attemptAt,
+          body,
+        };
+        return (await this.#storeDeadLetter(event, failure)) ? outcome : undefined;
+      }
+      await this.#sleep(retryInMs ?? 0);
       if (this.#closing !== undefined) return undefined;
+      await new Promise<void>((resolve) => run.resume(resolve));
+    }
+  }
+
+  /** Retries the dead-letter store until it accepts the event; false when the sink closed first. */
+  async #storeDeadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<boolean> {
+    for (let retryIndex = 0; ; retryIndex++) {
+      try {
+        await this.#deadLetter(event, failure);
+        return this.#closing === undefined;
+      } catch (err) {
+        if (this.#closing !== undefined) return false;
+        const retryInMs = Math.round(backoffMs(DEAD_LETTER_RETRY, retryIndex));
+        // Not settling is what keeps the event: the checkpoint cannot pass it, so a restart replays it.
+        this.#logger.error(
+          { err, event_id: event.id, trigger: event.target.trigger, retry_in_ms: retryInMs },
+          'cannot store a failed event in the dead-letter store; retrying',
+        );
+        await this.#sleep(retryInMs);
+        if (this.#closing !== undefined) return false;
+      }
     }
   }
 
   #settle(job: Job, outcome: 'delivered' | 'failed'): void {
     this.#inFlight--;
+    this.#inFlightBytes -= job.event.bytes;
     for (const waiter of this.#drains) {
       if (job.seq < waiter.upTo && --waiter.remaining === 0) waiter.finish(true);
     }
@@ -149,12 +241,25 @@ export class WebhookSink {
         this.#sleepers.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, ms);
+      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_MS));
       this.#sleepers.add(wake);
     });
   }
 
-  #logAttempt(event: DeliveryEvent, currentRetry: number, result: AttemptResult, outcome: Outcome): void {
+  #recordAttempt(
+    event: DeliveryEvent,
+    currentRetry: number,
+    result: AttemptResult,
+    outcome: Outcome,
+    retryInMs: number | undefined,
+  ): void {
+    this.#onAttempt?.({
+      trigger: event.target.trigger,
+      outcome,
+      status: result.status,
+      errorType: result.error?.type ?? null,
+      durationMs: result.durationMs,
+    });
     if (!this.#logger.isLevelEnabled('info')) return;
     // Neither the URL nor the headers: both can carry credentials.
     this.#logger.info(
@@ -170,12 +275,13 @@ export class WebhookSink {
         duration_ms: Math.round(result.durationMs * 100) / 100,
         outcome,
         error: result.error,
+        retry_in_ms: retryInMs,
       },
       'delivery attempt',
     );
   }
 
-  #logFailure(event: DeliveryEvent, attempts: number, result: AttemptResult): void {
+  #logFailure(event: DeliveryEvent, attempts: number, result: AttemptResult, finalStatus: boolean): void {
     this.#logger.error(
       {
         code: DELIVERY_FAILED,
@@ -186,10 +292,11 @@ export class WebhookSink {
         lsn: formatLsn(event.commitLsn),
         attempts,
         status: result.status,
+        final_status: finalStatus,
         error: result.error,
         response: result.responseSnippet === '' ? undefined : result.responseSnippet,
       },
-      `webhook delivery failed after ${attempts} attempts`,
+      `webhook delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type { Logger } from 'pino';
+import { WalhookError } from '../errors.js';
 import { formatLsn, type Lsn, parseLsn } from './change.js';
 
 export interface ReplicationStreamOptions {
@@ -14,7 +15,12 @@ export interface ReplicationStreamOptions {
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
   onConnected(): void;
   onDisconnected(error: unknown): void;
+  /** The slot is gone or invalidated: retrying cannot help. */
+  onSlotLost(error: WalhookError): void;
 }
+
+/** Duplex of the replication connection, which pg-logical-replication keeps private. */
+type Socket = { pause(): void; resume(): void };
 
 /**
  * pgoutput sends values in the walsender session's text format; values.ts renders them like
@@ -38,6 +44,7 @@ export class ReplicationStream {
   private connected = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  private paused = false;
 
   constructor(private readonly options: ReplicationStreamOptions) {}
 
@@ -58,6 +65,29 @@ export class ReplicationStream {
     if (!this.service || !this.connected || lsn === 0n) return false;
     void this.service.acknowledge(formatLsn(lsn - 1n));
     return true;
+  }
+
+  /**
+   * Stops reading the socket, so the backlog stays in Postgres's WAL instead of walhook's memory.
+   * Messages already parsed from the last chunk still arrive.
+   */
+  pause(): void {
+    this.paused = true;
+    this.socket()?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.socket()?.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private socket(): Socket | undefined {
+    // The library's own flow control pauses this same stream; it exposes no method for it.
+    return (this.service as unknown as { _connection?: { stream?: Socket } } | null)?._connection?.stream;
   }
 
   async stop(): Promise<void> {
@@ -82,6 +112,7 @@ export class ReplicationStream {
       });
       service.on('start', () => {
         this.connected = true;
+        if (this.paused) this.socket()?.pause();
         delay = RECONNECT_MIN_MS;
         logger.info(
           { slot: this.options.slot, publication: this.options.publication },
@@ -105,6 +136,11 @@ export class ReplicationStream {
       this.service = null;
       if (this.stopped) break;
       if (wasConnected) this.options.onDisconnected(failure);
+      const lost = slotLost(this.options.slot, failure);
+      if (lost) {
+        this.options.onSlotLost(lost);
+        break;
+      }
       logger.warn(
         { err: failure, slot: this.options.slot, retry_in_ms: delay },
         wasConnected ? 'replication connection lost; reconnecting' : 'cannot start replication; retrying',
@@ -123,6 +159,29 @@ export class ReplicationStream {
       };
     });
   }
+}
+
+/**
+ * START_REPLICATION fails with undefined_object when the slot was dropped and with
+ * object_not_in_prerequisite_state when it was invalidated; neither heals by reconnecting.
+ */
+function slotLost(slot: string, err: unknown): WalhookError | null {
+  const { code, message } = (err ?? {}) as { code?: string; message?: string };
+  if (code === '42704' && /replication slot/i.test(message ?? '')) {
+    return new WalhookError(
+      'WALHOOK_ERR_SLOT_LOST',
+      `replication slot ${slot} no longer exists (dropped while walhook ran); changes after its last position may be lost — restart walhook to create it anew`,
+      { cause: err },
+    );
+  }
+  if (code === '55000') {
+    return new WalhookError(
+      'WALHOOK_ERR_SLOT_LOST',
+      `replication slot ${slot} was invalidated (${message}); its WAL is gone — set source.on_slot_lost: recreate to start a new slot from now`,
+      { cause: err },
+    );
+  }
+  return null;
 }
 
 /** The plugin hands raw payloads to walhook's own decoder instead of the library's pg-types parser. */

@@ -23,6 +23,8 @@ export interface SourceState {
   /** The slot's confirmed_flush_lsn when walhook started. */
   confirmedLsn: Lsn;
   tables: TableInfo[];
+  /** The server's wal_sender_timeout in milliseconds (0: disabled). */
+  walSenderTimeoutMs: number;
 }
 
 export function qualifiedName(table: TableRef): string {
@@ -102,7 +104,13 @@ export async function systemIdentifier(connection: string): Promise<string> {
  * looks it up with the catalog as of each change, so a slot older than its publication fails to decode.
  */
 export async function prepareSource(
-  options: { connection: string; slot: string; publication: string; tables: readonly TableRef[] },
+  options: {
+    connection: string;
+    slot: string;
+    publication: string;
+    on_slot_lost: 'fail' | 'recreate';
+    tables: readonly TableRef[];
+  },
   logger: Logger,
 ): Promise<SourceState> {
   const client = new pg.Client({ connectionString: options.connection, application_name: 'walhook-setup' });
@@ -133,12 +141,15 @@ export async function prepareSource(
       ensurePublication(client, options.publication, tables, logger),
     );
     const confirmedLsn = await permitted(`create replication slot ${options.slot}`, () =>
-      ensureSlot(client, options.slot, logger),
+      ensureSlot(client, options.slot, options.on_slot_lost, logger),
     );
     const systemId = await permitted('open a replication connection', () =>
       systemIdentifier(options.connection),
     );
-    return { systemId, confirmedLsn, tables };
+    const timeout = await client.query<{ setting: string }>(
+      `SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'`,
+    );
+    return { systemId, confirmedLsn, tables, walSenderTimeoutMs: Number(timeout.rows[0]?.setting ?? 60_000) };
   } finally {
     await client.end();
   }
@@ -186,21 +197,24 @@ async function ensurePublication(
   }
 }
 
-async function ensureSlot(client: pg.Client, slot: string, logger: Logger): Promise<Lsn> {
-  const found = await client.query<{ plugin: string | null; database: string | null; lsn: string | null }>(
-    `SELECT plugin, database, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`,
+async function ensureSlot(
+  client: pg.Client,
+  slot: string,
+  onLost: 'fail' | 'recreate',
+  logger: Logger,
+): Promise<Lsn> {
+  const found = await client.query<{
+    plugin: string | null;
+    database: string | null;
+    lsn: string | null;
+    wal_status: string | null;
+  }>(
+    `SELECT plugin, database, confirmed_flush_lsn::text AS lsn, wal_status
+       FROM pg_replication_slots WHERE slot_name = $1`,
     [slot],
   );
   const row = found.rows[0];
-  if (!row) {
-    const created = await client.query<{ lsn: string }>(
-      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
-      [slot],
-    );
-    const lsn = parseLsn(created.rows[0]?.lsn ?? '0/0');
-    logger.info({ slot, lsn: formatLsn(lsn) }, 'replication slot created');
-    return lsn;
-  }
+  if (!row) return createSlot(client, slot, logger);
   const db = await client.query<{ db: string }>('SELECT current_database() AS db');
   if (row.plugin !== 'pgoutput' || row.database !== db.rows[0]?.db) {
     throw new WalhookError(
@@ -209,7 +223,36 @@ async function ensureSlot(client: pg.Client, slot: string, logger: Logger): Prom
         'choose another source.slot or drop that slot',
     );
   }
+  if (row.wal_status === 'lost') {
+    if (onLost === 'fail') {
+      throw new WalhookError(
+        'WALHOOK_ERR_SLOT_LOST',
+        `replication slot ${slot} was invalidated (wal_status lost) at ${row.lsn ?? 'an unknown position'}; ` +
+          'the changes since are gone from the WAL — set source.on_slot_lost: recreate to start a new slot from now',
+      );
+    }
+    await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+    const lsn = await createSlot(client, slot, logger);
+    logger.error(
+      { code: 'WALHOOK_ERR_SLOT_LOST', slot, lost_from: row.lsn, new_start: formatLsn(lsn) },
+      'replication slot was invalidated and has been recreated (source.on_slot_lost: recreate); changes between lost_from and new_start were not delivered',
+    );
+    return lsn;
+  }
   const lsn = parseLsn(row.lsn ?? '0/0');
-  logger.info({ slot, confirmed_flush_lsn: formatLsn(lsn) }, 'replication slot found');
+  logger.info(
+    { slot, confirmed_flush_lsn: formatLsn(lsn), wal_status: row.wal_status },
+    'replication slot found',
+  );
+  return lsn;
+}
+
+async function createSlot(client: pg.Client, slot: string, logger: Logger): Promise<Lsn> {
+  const created = await client.query<{ lsn: string }>(
+    `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+    [slot],
+  );
+  const lsn = parseLsn(created.rows[0]?.lsn ?? '0/0');
+  logger.info({ slot, lsn: formatLsn(lsn) }, 'replication slot created');
   return lsn;
 }

@@ -1,20 +1,29 @@
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../src/demo/embedded-postgres.js';
+import { type EmbeddedPostgresOptions, startEmbeddedPostgres } from '../../src/demo/embedded-postgres.js';
 import { waitUntil } from './receiver.js';
 
 /** A throw-away Postgres (wal_level=logical) with one database, for one test file. */
-export async function startDatabase(name: string, options: { port?: number } = {}) {
+export async function startDatabase(name: string, options: EmbeddedPostgresOptions = {}) {
   const server = await startEmbeddedPostgres(options);
   await server.createDatabase(name);
   const url = server.url(name);
-  const client = new pg.Client({ connectionString: url });
+  let client = new pg.Client({ connectionString: url });
   await client.connect();
   return {
     server,
     url,
-    client,
+    get client() {
+      return client;
+    },
     query: <R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]) =>
       client.query<R>(sql, params),
+    /** A fast restart of the server; the test's own connection is opened again. */
+    async restart() {
+      await client.end().catch(() => {});
+      await server.restart();
+      client = new pg.Client({ connectionString: url });
+      await client.connect();
+    },
     /** The slot's confirmed_flush_lsn as text, or null before the slot exists. */
     async confirmedLsn(slot: string): Promise<string | null> {
       const result = await client.query<{ lsn: string | null }>(

@@ -8,13 +8,19 @@ export interface Delivery {
   // biome-ignore lint/suspicious/noExplicitAny: payload assertions read arbitrary fields
   body: any;
   at: number;
+  /** The answer given, once given. */
+  status?: Answer;
 }
 
-/** Decides the status for a request; `null` leaves the request hanging until the receiver closes. */
-export type Responder = (delivery: Delivery, attempt: number) => number | null | Promise<number | null>;
+/**
+ * Decides the answer to a request: a status, `null` to leave it hanging until the client gives up or
+ * the receiver closes, or `'reset'` to destroy the connection without an answer.
+ */
+export type Answer = number | null | 'reset';
+export type Responder = (delivery: Delivery, attempt: number) => Answer | Promise<Answer>;
 
 /** A real HTTP receiver on 127.0.0.1:0 that records every request, answered in arrival order per call. */
-export async function startReceiver(respond: Responder = () => 200) {
+export async function startReceiver(respond: Responder = () => 200, port = 0) {
   const deliveries: Delivery[] = [];
   const attemptsById = new Map<string, number>();
   const server = createServer((req, res) => {
@@ -32,15 +38,22 @@ export async function startReceiver(respond: Responder = () => 200) {
       const attempt = (attemptsById.get(delivery.body.id) ?? 0) + 1;
       attemptsById.set(delivery.body.id, attempt);
       deliveries.push(delivery);
-      const status = await respond(delivery, attempt);
-      if (status !== null) res.writeHead(status).end();
+      const answer = await respond(delivery, attempt);
+      delivery.status = answer;
+      if (answer === 'reset') req.socket.destroy();
+      else if (answer !== null) res.writeHead(answer).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     deliveries,
+    /** Deliveries answered with a 2xx so far, in arrival order. */
+    accepted(path = '/'): Delivery[] {
+      return deliveries.filter(
+        (d) => d.path.startsWith(path) && typeof d.status === 'number' && d.status >= 200 && d.status < 300,
+      );
+    },
     /** Deliveries recorded so far whose path starts with `path`. */
     at(path: string): Delivery[] {
       return deliveries.filter((d) => d.path.startsWith(path));

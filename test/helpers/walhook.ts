@@ -75,24 +75,25 @@ export class WalhookProcess {
 
   /**
    * Starts walhook with `configYaml`, in which `${PORT}` is the HTTP port chosen here; waits until
-   * it streams unless `waitReady` is false.
+   * it streams unless `waitReady` is false. `compiled` runs bin/walhook.js (dist/) instead of src/.
    */
   static async start(
     configYaml: string,
     env: NodeJS.ProcessEnv = {},
-    options: { waitReady?: boolean } = {},
+    options: { waitReady?: boolean; compiled?: boolean } = {},
   ): Promise<WalhookProcess> {
     const port = await freePort();
     const path = await writeConfig(configYaml);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', path],
-      {
-        cwd: ROOT,
-        env: { ...process.env, LOG_LEVEL: 'debug', ...env, PORT: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    // The installed command as users run it (its shebang sets Node's flags), on the build that
+    // `npm test` makes first; tsx adds memory of its own, so measurements use this.
+    const [command, args] = options.compiled
+      ? [join(ROOT, 'bin/walhook.js'), []]
+      : [process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts')]];
+    const child = spawn(command, [...args, 'run', '--config', path], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'debug', ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const walhook = new WalhookProcess(child, port);
     if (options.waitReady !== false) await walhook.ready();
     return walhook;
@@ -109,6 +110,23 @@ export class WalhookProcess {
       },
       'walhook to be ready',
       timeoutMs,
+    );
+  }
+
+  /** The last log lines, for a failing test's message. */
+  tail(lines = 15): string {
+    return this.logs
+      .slice(-lines)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+  }
+
+  /** Throws with what walhook said when it is no longer running. */
+  assertAlive(): true {
+    if (this.child.exitCode === null && this.child.signalCode === null) return true;
+    const said = this.logs.filter((l) => l.level !== 'info' && l.level !== 'debug').slice(-5);
+    throw new Error(
+      `walhook exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr} ${JSON.stringify(said)}`,
     );
   }
 

@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import type { DeliveryEvent, RetryPolicy } from '../../src/sink/delivery-event.js';
-import { WebhookSink } from '../../src/sink/webhook-sink.js';
+import type { DeliveryEvent, OrderingMode, RetryPolicy } from '../../src/sink/delivery-event.js';
+import { type AttemptInfo, type FinalFailure, WebhookSink } from '../../src/sink/webhook-sink.js';
 
 const USER_AGENT = 'walhook-test/1.0';
 const SECRET = 'Bearer s3cr3t-t0ken-value';
@@ -16,6 +16,8 @@ interface Received {
   headers: IncomingHttpHeaders;
   body: string;
   json: { id: string; key: string; seq: number; delivery_info: { current_retry: number } };
+  /** When the request body was complete, from `performance.now()`. */
+  at: number;
 }
 
 type Handler = (req: Received, res: ServerResponse) => void;
@@ -29,7 +31,7 @@ async function receiver(handler: Handler) {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const received = { headers: req.headers, body, json: JSON.parse(body) };
+      const received = { headers: req.headers, body, json: JSON.parse(body), at: performance.now() };
       requests.push(received);
       handler(received, res);
     });
@@ -63,7 +65,14 @@ async function closedPort(): Promise<number> {
 
 type LogLine = Record<string, unknown> & { msg: string; level: number };
 
-function sinkWithLogs(concurrency?: number) {
+interface DeadLetterCall {
+  event: DeliveryEvent;
+  failure: FinalFailure;
+  /** Whether the event was already settled when its dead letter was handed over. */
+  settledBefore: boolean;
+}
+
+function sinkWithLogs(options: { deadLetter?: (event: DeliveryEvent) => Promise<void> } = {}) {
   const raw: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -71,14 +80,20 @@ function sinkWithLogs(concurrency?: number) {
       callback();
     },
   });
+  const deadLetters: DeadLetterCall[] = [];
+  const attemptInfos: AttemptInfo[] = [];
   const sink = new WebhookSink({
     logger: pino({ level: 'info' }, stream),
     userAgent: USER_AGENT,
-    concurrency,
+    deadLetter: (event, failure) => {
+      deadLetters.push({ event, failure, settledBefore: (event as TestEvent).settledWith !== undefined });
+      return options.deadLetter?.(event) ?? Promise.resolve();
+    },
+    onAttempt: (info) => attemptInfos.push(info),
   });
   const lines = () => raw.map((line) => JSON.parse(line) as LogLine);
   const attempts = () => lines().filter((line) => line.msg === 'delivery attempt');
-  return { sink, raw, lines, attempts };
+  return { sink, raw, lines, attempts, deadLetters, attemptInfos };
 }
 
 interface TestEvent extends DeliveryEvent {
@@ -88,7 +103,16 @@ interface TestEvent extends DeliveryEvent {
 
 let nextId = 0;
 
-function event(url: string, options: { retry?: Partial<RetryPolicy>; key?: string; trigger?: string } = {}) {
+interface EventOptions {
+  retry?: Partial<RetryPolicy>;
+  key?: string;
+  trigger?: string;
+  ordering?: OrderingMode;
+  concurrency?: number;
+  bytes?: number;
+}
+
+function event(url: string, options: EventOptions = {}) {
   const id = `00000000-0000-4000-8000-${String(nextId++).padStart(12, '0')}`;
   const key = options.key ?? id;
   const seq = nextId;
@@ -99,13 +123,24 @@ function event(url: string, options: { retry?: Partial<RetryPolicy>; key?: strin
       trigger: options.trigger ?? 'orders_hook',
       url,
       headers: { Authorization: SECRET, 'X-Custom': CUSTOM },
-      retry: { numRetries: 0, intervalSec: 0, timeoutSec: 5, ...options.retry },
+      retry: {
+        numRetries: 0,
+        intervalSec: 0,
+        timeoutSec: 5,
+        backoff: 'fixed',
+        maxIntervalSec: 60,
+        finalStatuses: [],
+        ...options.retry,
+      },
+      ordering: options.ordering ?? 'row',
+      concurrency: options.concurrency ?? 64,
     },
     orderingKey: key,
     op: 'INSERT',
     table: 'public.orders',
     commitLsn: 0x1_0000_00a0n,
     body: (currentRetry) => JSON.stringify({ id, key, seq, delivery_info: { current_retry: currentRetry } }),
+    bytes: options.bytes ?? 100,
     settle: (outcome) => {
       assert.equal(result.settledWith, undefined, 'settled twice');
       result.settledWith = outcome;
@@ -184,7 +219,7 @@ test('a receiver that fails twice gets three attempts and the event is delivered
   const server = await receiver((_req, res) =>
     answer(res, server.requests.length <= 2 ? 500 : 200, 'x'.repeat(100_000)),
   );
-  const { sink, raw, lines, attempts } = sinkWithLogs();
+  const { sink, raw, lines, attempts, attemptInfos, deadLetters } = sinkWithLogs();
   t.after(() => Promise.all([sink.close(), server.close()]));
 
   const ev = event(server.url, { retry: { numRetries: 5, intervalSec: 0.02 } });
@@ -204,6 +239,16 @@ test('a receiver that fails twice gets three attempts and the event is delivered
     ],
   );
   assert.deepEqual(attempts()[0]?.error, { type: 'http', message: 'HTTP 500' });
+  assert.deepEqual(
+    attemptInfos.map((info) => [info.trigger, info.outcome, info.status, info.errorType]),
+    [
+      ['orders_hook', 'retry', 500, 'http'],
+      ['orders_hook', 'retry', 500, 'http'],
+      ['orders_hook', 'delivered', 200, null],
+    ],
+  );
+  assert.ok(attemptInfos.every((info) => typeof info.durationMs === 'number' && info.durationMs >= 0));
+  assert.equal(deadLetters.length, 0);
   assert.equal(server.connections(), 1, 'the connection was not reused');
   assert.equal(lines().filter((line) => line.level >= 50).length, 0);
   assertNoSecrets(raw);
@@ -211,7 +256,7 @@ test('a receiver that fails twice gets three attempts and the event is delivered
 
 test('a receiver that always fails settles failed after numRetries + 1 attempts', async (t) => {
   const server = await receiver((_req, res) => answer(res, 503, 'down for maintenance'));
-  const { sink, raw, lines, attempts } = sinkWithLogs();
+  const { sink, raw, lines, attempts, deadLetters } = sinkWithLogs();
   t.after(() => Promise.all([sink.close(), server.close()]));
 
   const ev = event(server.url, { retry: { numRetries: 2, intervalSec: 0 } });
@@ -232,6 +277,19 @@ test('a receiver that always fails settles failed after numRetries + 1 attempts'
   assert.equal(errors[0]?.status, 503);
   assert.deepEqual(errors[0]?.error, { type: 'http', message: 'HTTP 503' });
   assert.equal(errors[0]?.response, 'down for maintenance');
+  assert.equal(errors[0]?.final_status, false);
+
+  const [dead, ...moreDead] = deadLetters;
+  assert.equal(moreDead.length, 0);
+  assert.ok(dead);
+  assert.equal(dead.event, ev);
+  assert.equal(dead.settledBefore, false);
+  assert.equal(dead.failure.attempts, 3);
+  assert.equal(dead.failure.lastStatus, 503);
+  assert.deepEqual(dead.failure.lastError, { type: 'http', message: 'HTTP 503' });
+  assert.equal(dead.failure.responseSnippet, 'down for maintenance');
+  assert.equal(dead.failure.body, ev.body(2));
+  assert.ok(dead.failure.firstAttemptAt <= dead.failure.lastAttemptAt);
   assertNoSecrets(raw);
 });
 
@@ -316,11 +374,11 @@ test('per-key order holds under random receiver delays while different keys over
 test('two triggers do not block each other', async (t) => {
   const slow = await receiver(() => {});
   const fast = await receiver((_req, res) => answer(res, 204));
-  const { sink } = sinkWithLogs(1);
+  const { sink } = sinkWithLogs();
   t.after(() => Promise.all([sink.close(), slow.close(), fast.close()]));
 
-  sink.submit(event(slow.url, { trigger: 'slow', key: 'same' }));
-  const ev = event(fast.url, { trigger: 'fast', key: 'same' });
+  sink.submit(event(slow.url, { trigger: 'slow', key: 'same', concurrency: 1 }));
+  const ev = event(fast.url, { trigger: 'fast', key: 'same', concurrency: 1 });
   sink.submit(ev);
   assert.equal(await ev.outcome, 'delivered');
   assert.equal(sink.inFlight, 1);
@@ -387,6 +445,343 @@ test('close aborts a request in flight without settling or logging it', async (t
   await sleep(50);
   assert.equal(ev.settledWith, undefined);
   assert.equal(attempts().length, 0);
+});
+
+test('Retry-After on a 429 replaces a much shorter backoff', async (t) => {
+  const server = await receiver((_req, res) => {
+    if (server.requests.length === 1) res.writeHead(429, { 'retry-after': '1' }).end('slow down');
+    else answer(res, 200);
+  });
+  const { sink, attempts } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url, { retry: { numRetries: 3, intervalSec: 0.01, backoff: 'exponential' } });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'delivered');
+  const [first, second] = server.requests;
+  assert.ok(first && second);
+  assert.ok(second.at - first.at >= 950, `retried after ${second.at - first.at} ms`);
+  assert.equal(attempts()[0]?.retry_in_ms, 1000);
+  assert.equal(attempts()[1]?.retry_in_ms, undefined);
+});
+
+test('Retry-After is capped by maxIntervalSec', async (t) => {
+  const server = await receiver((_req, res) => {
+    if (server.requests.length === 1) res.writeHead(503, { 'retry-after': '120' }).end();
+    else answer(res, 200);
+  });
+  const { sink, attempts } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url, {
+    retry: { numRetries: 1, intervalSec: 0.01, backoff: 'exponential', maxIntervalSec: 0.2 },
+  });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'delivered');
+  const [first, second] = server.requests;
+  assert.ok(first && second);
+  const gap = second.at - first.at;
+  assert.ok(gap >= 150 && gap < 1000, `retried after ${gap} ms`);
+  assert.equal(attempts()[0]?.retry_in_ms, 200);
+});
+
+test('a final status fails at once and settles only after the dead letter is stored', async (t) => {
+  const gone = `gone for good ${'x'.repeat(10_000)}`;
+  const server = await receiver((_req, res) => answer(res, 410, gone));
+  let storedAt = 0;
+  const { sink, lines, deadLetters, attemptInfos } = sinkWithLogs({
+    deadLetter: async (stored) => {
+      await sleep(50);
+      assert.equal((stored as TestEvent).settledWith, undefined, 'settled before its dead letter was stored');
+      storedAt = performance.now();
+    },
+  });
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url, { retry: { numRetries: 5, intervalSec: 0.01, finalStatuses: [410] } });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'failed');
+  assert.ok(storedAt > 0);
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(
+    attemptInfos.map((info) => [info.outcome, info.status, info.errorType]),
+    [['failed', 410, 'http']],
+  );
+
+  const [dead, ...moreDead] = deadLetters;
+  assert.equal(moreDead.length, 0);
+  assert.ok(dead);
+  assert.equal(dead.settledBefore, false);
+  const { failure } = dead;
+  assert.equal(failure.attempts, 1);
+  assert.equal(failure.lastStatus, 410);
+  assert.deepEqual(failure.lastError, { type: 'http', message: 'HTTP 410' });
+  assert.equal(failure.responseSnippet, gone.slice(0, 4096));
+  assert.equal(failure.body, ev.body(0));
+  assert.ok(failure.firstAttemptAt instanceof Date);
+  assert.equal(failure.lastAttemptAt, failure.firstAttemptAt);
+
+  const errors = lines().filter((line) => line.level >= 50);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]?.msg, 'webhook delivery failed after 1 attempt');
+  assert.equal(errors[0]?.final_status, true);
+});
+
+test('a dead-letter store that rejects is retried and the event settles after the first success', async (t) => {
+  const server = await receiver((_req, res) => answer(res, 500));
+  let calls = 0;
+  const { sink, lines, deadLetters } = sinkWithLogs({
+    deadLetter: async () => {
+      if (++calls <= 2) throw new Error('dead-letter store is down');
+    },
+  });
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url);
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'failed');
+  assert.equal(calls, 3);
+  assert.deepEqual(
+    deadLetters.map((call) => call.settledBefore),
+    [false, false, false],
+  );
+  assert.equal(server.requests.length, 1, 'the webhook was called again');
+  const storeErrors = lines().filter((line) => line.msg.startsWith('cannot store'));
+  assert.equal(storeErrors.length, 2);
+  for (const line of storeErrors) {
+    assert.equal(line.level, 50);
+    assert.equal(line.event_id, ev.id);
+    assert.equal(typeof line.retry_in_ms, 'number');
+  }
+  assert.equal(sink.inFlight, 0);
+});
+
+test('close while the dead-letter store keeps failing leaves the event unsettled', async (t) => {
+  const server = await receiver((_req, res) => answer(res, 500));
+  const { sink, deadLetters } = sinkWithLogs({ deadLetter: () => Promise.reject(new Error('down')) });
+  t.after(() => server.close());
+
+  const ev = event(server.url);
+  sink.submit(ev);
+  await until(() => deadLetters.length >= 1);
+  const started = Date.now();
+  await sink.close();
+  assert.ok(Date.now() - started < 1000);
+  await sleep(50);
+  assert.equal(ev.settledWith, undefined);
+  assert.equal(sink.inFlight, 1);
+});
+
+test('trigger ordering sends one request at a time for the whole trigger, in submission order', async (t) => {
+  let active = 0;
+  let maxActive = 0;
+  const server = await receiver((req, res) => {
+    maxActive = Math.max(maxActive, ++active);
+    const failOnce = req.json.seq % 7 === 0 && req.json.delivery_info.current_retry === 0;
+    setTimeout(
+      () => {
+        active--;
+        answer(res, failOnce ? 500 : 200);
+      },
+      Math.floor(Math.random() * 4),
+    );
+  });
+  const { sink } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const events = Array.from({ length: 30 }, (_, i) =>
+    event(server.url, {
+      key: `row-${i}`,
+      ordering: 'trigger',
+      retry: { numRetries: 2, intervalSec: 0.005 },
+    }),
+  );
+  for (const ev of events) sink.submit(ev);
+  assert.equal(await sink.drain(10_000), true);
+  assert.ok(events.every((ev) => ev.settledWith === 'delivered'));
+  assert.equal(maxActive, 1, 'two requests of one trigger overlapped');
+  const ids = server.requests.map((req) => req.json.id);
+  assert.ok(ids.length > events.length, 'no event was retried');
+  assert.deepEqual(
+    ids.filter((id, i) => id !== ids[i - 1]),
+    events.map((ev) => ev.id),
+    'an event was sent before an earlier one was settled',
+  );
+});
+
+test('no ordering overlaps requests of the same key up to the concurrency cap', async (t) => {
+  let active = 0;
+  let maxActive = 0;
+  const server = await receiver((_req, res) => {
+    maxActive = Math.max(maxActive, ++active);
+    setTimeout(() => {
+      active--;
+      answer(res, 200);
+    }, 50);
+  });
+  const { sink } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const events = Array.from({ length: 12 }, () =>
+    event(server.url, { key: 'same', ordering: 'none', concurrency: 4 }),
+  );
+  for (const ev of events) sink.submit(ev);
+  assert.equal(await sink.drain(5000), true);
+  assert.ok(events.every((ev) => ev.settledWith === 'delivered'));
+  assert.equal(maxActive, 4);
+});
+
+test('row ordering: a row waiting to retry blocks only itself and gives its slot to other rows', async (t) => {
+  const server = await receiver((req, res) => answer(res, req.json.key === 'stuck' ? 500 : 200));
+  const { sink } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const options = { concurrency: 1, retry: { numRetries: 1000, intervalSec: 0.01 } };
+  const stuck = event(server.url, { ...options, key: 'stuck' });
+  const behind = event(server.url, { ...options, key: 'stuck' });
+  sink.submit(stuck);
+  sink.submit(behind);
+  const others = Array.from({ length: 50 }, (_, i) => event(server.url, { ...options, key: `row-${i}` }));
+  for (const ev of others) sink.submit(ev);
+
+  // With the retry wait holding the only slot this would take 1000 × 10 ms.
+  await until(() => others.every((ev) => ev.settledWith === 'delivered'), 3000);
+  assert.equal(stuck.settledWith, undefined);
+  assert.equal(behind.settledWith, undefined);
+  assert.ok(server.requests.filter((req) => req.json.id === stuck.id).length >= 2);
+  assert.equal(
+    server.requests.filter((req) => req.json.id === behind.id).length,
+    0,
+    'the row overtook itself',
+  );
+  assert.equal(sink.inFlight, 2);
+});
+
+test('a connection reset is retried', async (t) => {
+  const server = await receiver((_req, res) => {
+    if (server.requests.length === 1) res.socket?.destroy();
+    else answer(res, 200);
+  });
+  const { sink, attempts, attemptInfos } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url, { retry: { numRetries: 2, intervalSec: 0.01 } });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'delivered');
+  assert.equal(server.requests.length, 2);
+  const [reset] = attempts();
+  assert.ok(reset);
+  assert.equal(reset.status, null);
+  assert.equal(reset.outcome, 'retry');
+  assert.equal((reset.error as { type: string }).type, 'network');
+  assert.deepEqual(
+    attemptInfos.map((info) => info.errorType),
+    ['network', null],
+  );
+});
+
+test('a redirect is not followed: it is a non-2xx answer and is retried', async (t) => {
+  const elsewhere = await receiver((_req, res) => answer(res, 200));
+  const server = await receiver((_req, res) => {
+    if (server.requests.length === 1) res.writeHead(302, { location: elsewhere.url }).end();
+    else answer(res, 200);
+  });
+  const { sink, attempts } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close(), elsewhere.close()]));
+
+  const ev = event(server.url, { retry: { numRetries: 1, intervalSec: 0.01 } });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'delivered');
+  assert.equal(elsewhere.requests.length, 0, 'the redirect was followed');
+  assert.equal(server.requests.length, 2);
+  assert.deepEqual(
+    attempts().map((line) => [line.status, line.outcome, line.error]),
+    [
+      [302, 'retry', { type: 'http', message: 'HTTP 302' }],
+      [200, 'delivered', undefined],
+    ],
+  );
+});
+
+/** Writes `chunk` every `everyMs` until the client goes away. */
+function stream(res: ServerResponse, status: number, chunk: string, everyMs: number): void {
+  res.writeHead(status, { 'content-type': 'text/plain' });
+  const timer = setInterval(() => res.write(chunk), everyMs);
+  res.on('close', () => clearInterval(timer));
+}
+
+test('an endless fast body is cut off by the size cap and the next event of the row follows', async (t) => {
+  let first = '';
+  const server = await receiver((req, res) => {
+    first ||= req.json.id;
+    if (req.json.id === first) stream(res, 200, 'y'.repeat(64 * 1024), 1);
+    else answer(res, 200);
+  });
+  const { sink } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const endless = event(server.url, { key: 'row', retry: { timeoutSec: 30 } });
+  const next = event(server.url, { key: 'row' });
+  const started = performance.now();
+  sink.submit(endless);
+  sink.submit(next);
+  assert.equal(await endless.outcome, 'delivered');
+  assert.equal(await next.outcome, 'delivered');
+  assert.ok(performance.now() - started < 5000);
+});
+
+test('an endless slow body is cut off by the timeout and the sink moves on', async (t) => {
+  let first = '';
+  const server = await receiver((req, res) => {
+    first ||= req.json.id;
+    if (req.json.id === first) stream(res, 500, 'z', 20);
+    else answer(res, 200);
+  });
+  const { sink, attempts, deadLetters } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const trickle = event(server.url, {
+    key: 'row',
+    retry: { numRetries: 1, intervalSec: 0.01, timeoutSec: 0.3 },
+  });
+  const next = event(server.url, { key: 'row' });
+  sink.submit(trickle);
+  sink.submit(next);
+  assert.equal(await trickle.outcome, 'failed');
+  assert.equal(await next.outcome, 'delivered');
+  for (const line of attempts().slice(0, 2)) {
+    assert.equal(line.status, 500);
+    assert.ok((line.duration_ms as number) >= 250, `duration ${line.duration_ms}`);
+    assert.ok((line.duration_ms as number) < 2000, `duration ${line.duration_ms}`);
+  }
+  assert.match(deadLetters[0]?.failure.responseSnippet ?? '', /^z+$/);
+});
+
+test('inFlightBytes counts the bytes of unsettled events and returns to 0', async (t) => {
+  const held: ServerResponse[] = [];
+  const server = await receiver((req, res) => {
+    if (req.json.key === 'final') answer(res, 410);
+    else held.push(res);
+  });
+  const { sink, deadLetters } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  assert.equal(sink.inFlightBytes, 0);
+  const events = [
+    event(server.url, { bytes: 100 }),
+    event(server.url, { bytes: 250 }),
+    event(server.url, { bytes: 4000, key: 'final', retry: { finalStatuses: ['4xx'] } }),
+  ];
+  for (const ev of events) sink.submit(ev);
+  assert.equal(sink.inFlightBytes, 4350);
+  assert.equal(await events[2]?.outcome, 'failed');
+  assert.equal(deadLetters.length, 1);
+  assert.equal(sink.inFlightBytes, 350);
+  await until(() => held.length === 2);
+  for (const res of held) answer(res, 200);
+  assert.equal(await sink.drain(5000), true);
+  assert.equal(sink.inFlightBytes, 0);
+  assert.equal(sink.inFlight, 0);
 });
 
 function assertNoSecrets(raw: string[]): void {

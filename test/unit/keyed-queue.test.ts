@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KeyedQueue } from '../../src/sink/keyed-queue.js';
+import { KeyedQueue, type Run } from '../../src/sink/keyed-queue.js';
 
 interface Item {
   key: string;
@@ -21,15 +21,15 @@ function random(seed: number): () => number {
 /** A queue whose items finish only when the test says so, recording what ran and how much at once. */
 function harness(concurrency?: number) {
   const started: Item[] = [];
-  const running: { item: Item; done: () => void }[] = [];
+  const running: { item: Item; run: Run }[] = [];
   const runningKeys = new Set<string>();
   let maxRunning = 0;
   const queue = new KeyedQueue<Item>(
-    (item, done) => {
+    (item, run) => {
       assert.ok(!runningKeys.has(item.key), `two items of key ${item.key} ran at once`);
       runningKeys.add(item.key);
       started.push(item);
-      running.push({ item, done });
+      running.push({ item, run });
       maxRunning = Math.max(maxRunning, running.length);
     },
     { concurrency },
@@ -38,7 +38,7 @@ function harness(concurrency?: number) {
     const [entry] = running.splice(index, 1);
     assert.ok(entry);
     runningKeys.delete(entry.item.key);
-    entry.done();
+    entry.run.done();
   };
   return {
     queue,
@@ -130,9 +130,9 @@ test('no empty per-key state is left behind', () => {
 test('items that finish synchronously inside start still run in order and free their slots', () => {
   const seen: number[] = [];
   const queue = new KeyedQueue<number>(
-    (seq, done) => {
+    (seq, run) => {
       seen.push(seq);
-      done();
+      run.done();
     },
     { concurrency: 2 },
   );
@@ -153,7 +153,7 @@ test('a second done call for the same item changes nothing', () => {
   h.queue.push('c', { key: 'c', seq: 2 });
   const [first] = h.running;
   h.finish(0);
-  first?.done();
+  first?.run.done();
   assert.equal(h.queue.running, 1);
   assert.equal(h.started.length, 2);
 });
@@ -167,6 +167,90 @@ test('clear drops queued items and ignores completions of items started before i
   while (h.running.length > 0) h.finish(0);
   assert.equal(h.started.length, 2);
   assert.equal(h.queue.running, 0);
+});
+
+test('a paused item frees its slot for other keys but keeps its own key blocked', () => {
+  const h = harness(1);
+  h.queue.push('a', { key: 'a', seq: 0 });
+  h.queue.push('a', { key: 'a', seq: 1 });
+  h.queue.push('b', { key: 'b', seq: 2 });
+  h.queue.push('c', { key: 'c', seq: 3 });
+  const [a] = h.running;
+  assert.ok(a);
+  a.run.pause();
+  assert.deepEqual(
+    h.started.map((item) => item.seq),
+    [0, 2],
+  );
+  assert.equal(h.queue.running, 1);
+  h.finish(1);
+  assert.deepEqual(
+    h.started.map((item) => item.seq),
+    [0, 2, 3],
+    'the second item of a paused key started',
+  );
+});
+
+test('a resumed item takes the next free slot ahead of items not yet started', () => {
+  const h = harness(1);
+  h.queue.push('a', { key: 'a', seq: 0 });
+  h.queue.push('b', { key: 'b', seq: 1 });
+  h.queue.push('c', { key: 'c', seq: 2 });
+  const [a] = h.running;
+  assert.ok(a);
+  a.run.pause();
+  let resumed = 0;
+  a.run.resume(() => resumed++);
+  a.run.resume(() => resumed++);
+  assert.equal(resumed, 0, 'resumed while every slot was taken');
+  h.finish(1);
+  assert.equal(resumed, 1);
+  assert.equal(h.queue.running, 1);
+  assert.deepEqual(
+    h.started.map((item) => item.seq),
+    [0, 1],
+  );
+  h.finish(0);
+  assert.deepEqual(
+    h.started.map((item) => item.seq),
+    [0, 1, 2],
+  );
+  assert.equal(h.queue.running, 1);
+});
+
+test('resume is immediate with a free slot; done while waiting for one never takes or frees a slot twice', () => {
+  const h = harness(2);
+  h.queue.push('a', { key: 'a', seq: 0 });
+  const [a] = h.running;
+  assert.ok(a);
+  a.run.pause();
+  let resumed = false;
+  a.run.resume(() => {
+    resumed = true;
+  });
+  assert.equal(resumed, true);
+  assert.equal(h.queue.running, 1);
+
+  h.queue.push('b', { key: 'b', seq: 1 });
+  h.queue.push('c', { key: 'c', seq: 2 });
+  const b = h.running[1];
+  assert.ok(b);
+  b.run.pause();
+  a.run.pause();
+  // c took the slot b gave back; a's pause freed the other.
+  assert.equal(h.queue.running, 1);
+  h.queue.push('d', { key: 'd', seq: 3 });
+  assert.equal(h.queue.running, 2);
+  let bResumed = false;
+  b.run.resume(() => {
+    bResumed = true;
+  });
+  b.run.done();
+  h.finish(h.running.findIndex((entry) => entry.item.key === 'c'));
+  assert.equal(bResumed, false, 'a finished item was given a slot');
+  assert.equal(h.queue.running, 1);
+  a.run.done();
+  assert.equal(h.queue.running, 1, 'done of a paused item freed a slot it did not hold');
 });
 
 test('concurrency must be a positive integer', () => {

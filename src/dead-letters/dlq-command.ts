@@ -1,0 +1,230 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { WalhookError } from '../errors.js';
+import { WebhookClient } from '../sink/webhook-client.js';
+import { webhookTarget } from '../triggers/matcher.js';
+import { userAgent } from '../version.js';
+import {
+  type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+  letterToJson,
+  openDeadLetterStore,
+} from './store.js';
+
+type Print = (line: string) => void;
+
+const CONFIG = { config: { type: 'string', short: 'c' } } as const;
+const DURATION_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
+/** Longer errors are cut in the table; `--json` has them whole. */
+const ERROR_COLUMN_CHARS = 80;
+
+/** `walhook dlq list | redeliver | purge`: inspect, redeliver and delete dead letters. */
+export async function dlqCommand(args: string[], print: Print): Promise<number> {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'list': {
+      const { values } = usage(() =>
+        parseArgs({
+          args: rest,
+          options: { ...CONFIG, trigger: { type: 'string' }, json: { type: 'boolean' } },
+        }),
+      );
+      return withStore(values.config, async (store) => {
+        const letters = await store.list({ trigger: values.trigger });
+        if (values.json) for (const letter of letters) print(JSON.stringify(letterToJson(letter)));
+        else for (const line of formatTable(letters)) print(line);
+        return 0;
+      });
+    }
+    case 'redeliver': {
+      const { values } = usage(() =>
+        parseArgs({
+          args: rest,
+          options: {
+            ...CONFIG,
+            id: { type: 'string' },
+            trigger: { type: 'string' },
+            all: { type: 'boolean' },
+          },
+        }),
+      );
+      const filter = selection('redeliver', values, 'all');
+      return withStore(values.config, (store, config) => redeliver(store, config, filter, print));
+    }
+    case 'purge': {
+      const { values } = usage(() =>
+        parseArgs({
+          args: rest,
+          options: {
+            ...CONFIG,
+            id: { type: 'string' },
+            trigger: { type: 'string' },
+            'older-than': { type: 'string' },
+          },
+        }),
+      );
+      const filter = selection('purge', values, 'older-than');
+      return withStore(values.config, async (store) => {
+        const removed = await store.purge(filter);
+        print(`purged ${removed} dead letter${removed === 1 ? '' : 's'}`);
+        return 0;
+      });
+    }
+    case undefined:
+      throw usageError('dlq: missing subcommand (list, redeliver or purge)');
+    default:
+      throw usageError(`dlq: unknown subcommand "${subcommand}" (expected list, redeliver or purge)`);
+  }
+}
+
+/**
+ * POSTs each letter's stored body once, in LSN order, with its trigger's current URL, headers and
+ * timeout. A delivered letter leaves the store; a failed one stays, with this attempt recorded.
+ */
+async function redeliver(
+  store: DeadLetterStore,
+  config: Readonly<Config>,
+  filter: DeadLetterFilter,
+  print: Print,
+): Promise<number> {
+  const letters = await store.list(filter);
+  if (letters.length === 0) {
+    print('no dead letters match');
+    // Asking for one letter by id that is not there is a failure a script should notice.
+    return filter.id === undefined ? 0 : 1;
+  }
+  const targets = new Map(config.triggers.map((trigger) => [trigger.name, webhookTarget(trigger)]));
+  const client = new WebhookClient({ userAgent: userAgent() });
+  let delivered = 0;
+  try {
+    for (const letter of letters) {
+      const target = targets.get(letter.trigger);
+      if (target === undefined) {
+        print(`${letter.id}  ${letter.trigger}  kept: trigger no longer configured`);
+        continue;
+      }
+      const attemptedAt = new Date();
+      const result = await client.post(target, letter.body);
+      if (result.error === undefined) {
+        await store.remove([letter.id]);
+        delivered += 1;
+        print(`${letter.id}  ${letter.trigger}  delivered: HTTP ${result.status}`);
+      } else {
+        await store.add({
+          ...letter,
+          attempts: letter.attempts + 1,
+          lastStatus: result.status,
+          lastError: result.error.message,
+          responseSnippet: result.responseSnippet === '' ? null : result.responseSnippet,
+          lastAttemptAt: attemptedAt,
+        });
+        print(`${letter.id}  ${letter.trigger}  kept: ${result.error.message}`);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  const kept = letters.length - delivered;
+  print(`${delivered} of ${letters.length} redelivered, ${kept} kept`);
+  return kept === 0 ? 0 : 1;
+}
+
+async function withStore(
+  configOption: string | undefined,
+  run: (store: DeadLetterStore, config: Readonly<Config>) => Promise<number>,
+): Promise<number> {
+  const path = configOption ?? process.env.WALHOOK_CONFIG;
+  if (path === undefined || path === '') {
+    throw usageError('no config file: pass --config FILE or set WALHOOK_CONFIG');
+  }
+  const config = await loadConfig(path);
+  // Warnings (an unreadable line in the file) go to stderr, apart from the command's own output.
+  const logger = pino({ level: 'warn', base: null }, pino.destination({ dest: 2, sync: true }));
+  const store = openDeadLetterStore(config, logger);
+  try {
+    await store.init();
+    return await run(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The filter of exactly one selector: --id, --trigger, or `other` (--all or --older-than). */
+function selection(
+  command: string,
+  values: { id?: string; trigger?: string; all?: boolean; 'older-than'?: string },
+  other: 'all' | 'older-than',
+): DeadLetterFilter {
+  const given = (['id', 'trigger', other] as const).filter((name) => values[name] !== undefined);
+  if (given.length !== 1) {
+    throw usageError(`dlq ${command}: pass exactly one of --id, --trigger, --${other}`);
+  }
+  if (values.id !== undefined) return { id: values.id };
+  if (values.trigger !== undefined) return { trigger: values.trigger };
+  const olderThan = values['older-than'];
+  return olderThan === undefined ? {} : { olderThan: new Date(Date.now() - parseDuration(olderThan)) };
+}
+
+function parseDuration(text: string): number {
+  const match = /^(\d+)([dhm])$/.exec(text);
+  if (!match) {
+    throw usageError(`dlq purge: --older-than "${text}" is not a duration such as 7d, 12h or 30m`);
+  }
+  return Number(match[1]) * (DURATION_MS[match[2] as string] as number);
+}
+
+function formatTable(letters: readonly DeadLetter[]): string[] {
+  if (letters.length === 0) return ['no dead letters'];
+  const header = [
+    'ID',
+    'TRIGGER',
+    'TABLE',
+    'OP',
+    'LSN',
+    'ATTEMPTS',
+    'LAST STATUS',
+    'DEAD-LETTERED AT',
+    'ERROR',
+  ];
+  const rows = letters.map((letter) => [
+    letter.id,
+    letter.trigger,
+    letter.table,
+    letter.op,
+    letter.lsn,
+    String(letter.attempts),
+    letter.lastStatus === null ? '-' : String(letter.lastStatus),
+    letter.deadLetteredAt.toISOString(),
+    oneLine(letter.lastError ?? ''),
+  ]);
+  const widths = header.map((_, column) =>
+    Math.max(...[header, ...rows].map((row) => row[column]?.length ?? 0)),
+  );
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > ERROR_COLUMN_CHARS ? `${flat.slice(0, ERROR_COLUMN_CHARS - 1)}…` : flat;
+}
+
+function usageError(problem: string): WalhookError {
+  return new WalhookError('WALHOOK_ERR_USAGE', `${problem}; run walhook --help`);
+}
+
+/** parseArgs errors are usage errors: one line and exit 2. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw usageError(`dlq: ${(err as Error).message}`);
+  }
+}
