@@ -36,7 +36,6 @@ export class Pipeline {
   private readonly deadLetters: DeadLetterStore;
   private source: SourceState | null = null;
   private stopping = false;
-  private inFlightBytes = 0;
   private wake: (() => void) | null = null;
 
   constructor(
@@ -190,6 +189,9 @@ export class Pipeline {
     this.metrics.changesReceived.inc({ table, op: change.op });
     const triggers = this.triggers.forRelation(relation);
     if (triggers.length === 0) return;
+    const source = this.source;
+    if (!source)
+      throw new WalhookError('WALHOOK_ERR_PROTOCOL', 'change received before the source was ready');
     const images = rowImages(change);
     let rows: RenderedRows | null = null;
     let key: string | null = null;
@@ -205,14 +207,11 @@ export class Pipeline {
         unchangedToast: images.unchangedToast,
       };
       key ??= rowKey(change, images);
-      if (!this.source)
-        throw new WalhookError('WALHOOK_ERR_PROTOCOL', 'change received before the source was ready');
-      const id = eventId(this.source.systemId, txn.finalLsn, change.index, trigger.name);
+      const id = eventId(source.systemId, txn.finalLsn, change.index, trigger.name);
       const settleTransaction = this.tracker.track(txn.tracked);
       const payload = hasuraBody(change, rows, trigger, id);
       this.metrics.eventsMatched.inc({ trigger: trigger.name });
       this.metrics.inFlightEvents.inc();
-      this.inFlightBytes += payload.bytes;
       this.sink.submit({
         id,
         target: trigger.target,
@@ -224,7 +223,6 @@ export class Pipeline {
         settle: (outcome) => {
           this.metrics.inFlightEvents.dec();
           this.metrics.eventsSettled.inc({ trigger: trigger.name, outcome });
-          this.inFlightBytes -= payload.bytes;
           settleTransaction();
           if (this.stream.isPaused) this.maybeResume();
         },
@@ -238,13 +236,13 @@ export class Pipeline {
   }
 
   private inFlight() {
-    return { in_flight_events: this.tracker.inFlightEvents, in_flight_bytes: this.inFlightBytes };
+    return { in_flight_events: this.sink.inFlight, in_flight_bytes: this.sink.inFlightBytes };
   }
 
   private overLimit(fraction: number): boolean {
     return (
-      this.tracker.inFlightEvents >= this.config.max_in_flight_events * fraction ||
-      this.inFlightBytes >= this.config.max_in_flight_bytes * fraction
+      this.sink.inFlight >= this.config.max_in_flight_events * fraction ||
+      this.sink.inFlightBytes >= this.config.max_in_flight_bytes * fraction
     );
   }
 

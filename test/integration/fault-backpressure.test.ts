@@ -90,3 +90,37 @@ triggers:
     `backlog ${BACKLOG} events, receiver 1 s/request, ${delivered} delivered in ${WATCH_MS / 1000} s, peak RSS ${peak.toFixed(0)} MiB, in flight ${gauge('walhook_in_flight_events')}, reconnects 0`,
   );
 });
+
+test('max_in_flight_bytes pauses reading on its own', async () => {
+  await db.query('CREATE TABLE blobs (id int PRIMARY KEY, payload text NOT NULL)');
+  const config = `
+source:
+  connection: \${DATABASE_URL}
+  slot: bytes_test
+  publication: bytes_test
+server:
+  host: 127.0.0.1
+  port: \${PORT}
+shutdown_grace_sec: 0
+max_in_flight_bytes: 65536
+triggers:
+  - name: blobs
+    table: blobs
+    operations: [insert]
+    webhook: \${RECEIVER}/blobs
+`;
+  walhook = await WalhookProcess.start(config, {
+    DATABASE_URL: db.url,
+    RECEIVER: receiver.url,
+    LOG_LEVEL: 'info',
+  });
+  await db.query(`INSERT INTO blobs SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, 2000) g`);
+  const paused = await walhook.waitForLog(
+    (l) => l.msg === 'in-flight limit reached; pausing replication',
+    'a pause',
+  );
+  assert.ok(paused.in_flight_bytes >= 65536, `paused at ${paused.in_flight_bytes} bytes`);
+  assert.ok(paused.in_flight_events < 200, `long before the event bound (${paused.in_flight_events} events)`);
+  assert.equal(await walhook.stop(), 0);
+  walhook = undefined;
+});
