@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { configFile, parseUsage, usageError } from './cli-args.js';
 import { loadConfig } from './config/load.js';
-import { isWalhookError, WalhookError } from './errors.js';
+import { isWalhookError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { version } from './version.js';
 
@@ -45,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
       return validate(path, (line) => process.stdout.write(`${line}\n`));
     }
     case 'demo': {
-      const { values } = usage(() => parseArgs({ args: rest, options: { follow: { type: 'boolean' } } }));
+      const { values } = parseUsage(() =>
+        parseArgs({ args: rest, options: { follow: { type: 'boolean' } } }),
+      );
       const { runDemo } = await import('./demo/demo.js');
       return runDemo({ follow: values.follow === true });
     }
@@ -54,26 +57,15 @@ async function main(argv: string[]): Promise<number> {
       return dlqCommand(rest, (line) => process.stdout.write(`${line}\n`));
     }
     default:
-      throw new WalhookError('WALHOOK_ERR_USAGE', `unknown command "${command}"; run walhook --help`);
-  }
-}
-
-/** parseArgs errors are usage errors: one line and exit 2. */
-function usage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new WalhookError('WALHOOK_ERR_USAGE', `${(err as Error).message}; run walhook --help`);
+      throw usageError(`unknown command "${command}"`);
   }
 }
 
 function configPath(args: string[]): string {
-  const { values } = usage(() => parseArgs({ args, options: { config: { type: 'string', short: 'c' } } }));
-  const path = values.config ?? process.env.WALHOOK_CONFIG;
-  if (typeof path !== 'string' || path === '') {
-    throw new WalhookError('WALHOOK_ERR_USAGE', 'no config file: pass --config FILE or set WALHOOK_CONFIG');
-  }
-  return path;
+  const { values } = parseUsage(() =>
+    parseArgs({ args, options: { config: { type: 'string', short: 'c' } } }),
+  );
+  return configFile(values.config);
 }
 
 main(process.argv.slice(2)).then(

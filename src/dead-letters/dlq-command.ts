@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { configFile, parseUsage, usageError } from '../cli-args.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { WalhookError } from '../errors.js';
 import { WebhookClient } from '../sink/webhook-client.js';
 import { webhookTarget } from '../triggers/matcher.js';
 import { userAgent } from '../version.js';
@@ -26,11 +26,13 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
   const [subcommand, ...rest] = args;
   switch (subcommand) {
     case 'list': {
-      const { values } = usage(() =>
-        parseArgs({
-          args: rest,
-          options: { ...CONFIG, trigger: { type: 'string' }, json: { type: 'boolean' } },
-        }),
+      const { values } = parseUsage(
+        () =>
+          parseArgs({
+            args: rest,
+            options: { ...CONFIG, trigger: { type: 'string' }, json: { type: 'boolean' } },
+          }),
+        'dlq: ',
       );
       return withStore(values.config, async (store) => {
         const letters = await store.list({ trigger: values.trigger });
@@ -40,31 +42,35 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
       });
     }
     case 'redeliver': {
-      const { values } = usage(() =>
-        parseArgs({
-          args: rest,
-          options: {
-            ...CONFIG,
-            id: { type: 'string' },
-            trigger: { type: 'string' },
-            all: { type: 'boolean' },
-          },
-        }),
+      const { values } = parseUsage(
+        () =>
+          parseArgs({
+            args: rest,
+            options: {
+              ...CONFIG,
+              id: { type: 'string' },
+              trigger: { type: 'string' },
+              all: { type: 'boolean' },
+            },
+          }),
+        'dlq: ',
       );
       const filter = selection('redeliver', values, 'all');
       return withStore(values.config, (store, config) => redeliver(store, config, filter, print));
     }
     case 'purge': {
-      const { values } = usage(() =>
-        parseArgs({
-          args: rest,
-          options: {
-            ...CONFIG,
-            id: { type: 'string' },
-            trigger: { type: 'string' },
-            'older-than': { type: 'string' },
-          },
-        }),
+      const { values } = parseUsage(
+        () =>
+          parseArgs({
+            args: rest,
+            options: {
+              ...CONFIG,
+              id: { type: 'string' },
+              trigger: { type: 'string' },
+              'older-than': { type: 'string' },
+            },
+          }),
+        'dlq: ',
       );
       const filter = selection('purge', values, 'older-than');
       return withStore(values.config, async (store) => {
@@ -136,11 +142,7 @@ async function withStore(
   configOption: string | undefined,
   run: (store: DeadLetterStore, config: Readonly<Config>) => Promise<number>,
 ): Promise<number> {
-  const path = configOption ?? process.env.WALHOOK_CONFIG;
-  if (path === undefined || path === '') {
-    throw usageError('no config file: pass --config FILE or set WALHOOK_CONFIG');
-  }
-  const config = await loadConfig(path);
+  const config = await loadConfig(configFile(configOption));
   // Warnings (an unreadable line in the file) go to stderr, apart from the command's own output.
   const logger = pino({ level: 'warn', base: null }, pino.destination({ dest: 2, sync: true }));
   const store = openDeadLetterStore(config, logger);
@@ -214,17 +216,4 @@ function formatTable(letters: readonly DeadLetter[]): string[] {
 function oneLine(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > ERROR_COLUMN_CHARS ? `${flat.slice(0, ERROR_COLUMN_CHARS - 1)}…` : flat;
-}
-
-function usageError(problem: string): WalhookError {
-  return new WalhookError('WALHOOK_ERR_USAGE', `${problem}; run walhook --help`);
-}
-
-/** parseArgs errors are usage errors: one line and exit 2. */
-function usage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(`dlq: ${(err as Error).message}`);
-  }
 }
