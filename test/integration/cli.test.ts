@@ -77,7 +77,10 @@ test('usage errors exit 2 with one line', async () => {
   assert.equal(unknown.stderr.trim(), 'walhook: unknown command "launch"; run walhook --help');
   const noConfig = await runCli(['run'], { WALHOOK_CONFIG: '' });
   assert.equal(noConfig.code, 2);
-  assert.equal(noConfig.stderr.trim(), 'walhook: no config file: pass --config FILE or set WALHOOK_CONFIG; run walhook --help');
+  assert.equal(
+    noConfig.stderr.trim(),
+    'walhook: no config file: pass --config FILE or set WALHOOK_CONFIG; run walhook --help',
+  );
   const flag = await runCli(['run', '--cofig', 'x']);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr.trim(), /^walhook: .*--cofig.*; run walhook --help$/);
