@@ -46,3 +46,23 @@ export function assertRowOrder(deliveries: readonly Delivery[]): void {
     last.set(rowOf(d), seqOf(d));
   }
 }
+
+/** A walhook config streaming inserts and updates of `counters` to `${RECEIVER}/counters`. */
+export function countersConfig(slot: string, extra: { source?: string; trigger?: string } = {}): string {
+  return `
+source:
+  connection: \${DATABASE_URL}
+  slot: ${slot}
+  publication: ${slot}
+${extra.source ?? ''}
+server:
+  host: 127.0.0.1
+  port: \${PORT}
+triggers:
+  - name: counters
+    table: counters
+    operations: [insert, update]
+    webhook: \${RECEIVER}/counters
+${extra.trigger ?? ''}
+`;
+}

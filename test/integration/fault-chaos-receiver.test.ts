@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, sleep, startReceiver, waitUntil } from '../helpers/receiver.js';
-import { assertComplete, assertRowOrder, changeOf } from '../helpers/stream-check.js';
+import { assertComplete, assertRowOrder, changeOf, countersConfig } from '../helpers/stream-check.js';
 import { WalhookProcess } from '../helpers/walhook.js';
 
 const ROWS = 200;
@@ -25,21 +25,9 @@ before(async () => {
     return 200;
   });
   walhook = await WalhookProcess.start(
-    `
-source:
-  connection: \${DATABASE_URL}
-  slot: chaos_test
-  publication: chaos_test
-server:
-  host: 127.0.0.1
-  port: \${PORT}
-triggers:
-  - name: counters
-    table: counters
-    operations: [insert, update]
-    webhook: \${RECEIVER}/counters
-    retry: { num_retries: 30, interval_sec: 0.01, max_interval_sec: 0.2, timeout_sec: 0.3 }
-`,
+    countersConfig('chaos_test', {
+      trigger: '    retry: { num_retries: 30, interval_sec: 0.01, max_interval_sec: 0.2, timeout_sec: 0.3 }',
+    }),
     { DATABASE_URL: db.url, RECEIVER: receiver.url, LOG_LEVEL: 'warn' },
   );
 });

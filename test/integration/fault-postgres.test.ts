@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, sleep, startReceiver, waitUntil } from '../helpers/receiver.js';
-import { assertComplete, assertRowOrder, changeOf } from '../helpers/stream-check.js';
+import { assertComplete, assertRowOrder, changeOf, countersConfig } from '../helpers/stream-check.js';
 import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
 
 const ROWS = 50;
@@ -11,21 +11,7 @@ let db: Database;
 let receiver: Receiver;
 let walhook: WalhookProcess | undefined;
 
-const config = (slot: string, extra = '') => `
-source:
-  connection: \${DATABASE_URL}
-  slot: ${slot}
-  publication: ${slot}
-${extra}
-server:
-  host: 127.0.0.1
-  port: \${PORT}
-triggers:
-  - name: counters
-    table: counters
-    operations: [insert, update]
-    webhook: \${RECEIVER}/counters
-`;
+const config = (slot: string, source = '') => countersConfig(slot, { source });
 
 before(async () => {
   // A tiny max_slot_wal_keep_size lets a test invalidate a slot by writing a little WAL.

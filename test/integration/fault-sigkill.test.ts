@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, sleep, startReceiver, waitUntil } from '../helpers/receiver.js';
-import { assertComplete, assertRowOrder, changeOf } from '../helpers/stream-check.js';
+import { assertComplete, assertRowOrder, changeOf, countersConfig } from '../helpers/stream-check.js';
 import { WalhookProcess } from '../helpers/walhook.js';
 
 const ROWS = 200;
@@ -14,20 +14,7 @@ let db: Database;
 let receiver: Receiver;
 let walhook: WalhookProcess | undefined;
 
-const CONFIG = `
-source:
-  connection: \${DATABASE_URL}
-  slot: sigkill_test
-  publication: sigkill_test
-server:
-  host: 127.0.0.1
-  port: \${PORT}
-triggers:
-  - name: counters
-    table: counters
-    operations: [insert, update]
-    webhook: \${RECEIVER}/counters
-`;
+const CONFIG = countersConfig('sigkill_test');
 
 before(async () => {
   db = await startDatabase('sigkill');
