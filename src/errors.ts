@@ -26,6 +26,11 @@ export const errorCodes = {
     description:
       'The replication slot was dropped or invalidated (wal_status lost): the changes it held are gone. walhook stops rather than skip them silently; source.on_slot_lost: recreate starts a new slot from now.',
   },
+  WALHOOK_ERR_TABLE_UNPUBLISHED: {
+    exitCode: 1,
+    description:
+      "A trigger's table left the publication while walhook ran (dropped and re-created, or removed): its changes stopped; walhook adds it back where it exists and logs it.",
+  },
   WALHOOK_ERR_REPLICA_IDENTITY: {
     exitCode: 2,
     description:

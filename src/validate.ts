@@ -1,16 +1,12 @@
 import pg from 'pg';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import {
-  describeTables,
-  qualifiedName,
-  replicaIdentityProblem,
-  type TableInfo,
-  walLevel,
-} from './source/setup.js';
+import { identityNeeds } from './source/replica-identity.js';
+import { walLevel } from './source/setup.js';
+import { describeTables, qualifiedName, replicaIdentityProblem, type TableInfo } from './source/tables.js';
 import { whereColumns } from './triggers/where.js';
 
-type Finding = { level: 'ok' | 'warn' | 'error'; message: string };
+type Finding = { level: 'ok' | 'info' | 'warn' | 'error'; message: string };
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -87,6 +83,16 @@ async function databaseFindings(client: pg.Client, config: Readonly<Config>): Pr
     }
     findings.push(...(await tableFindings(client, table, trigger, where)));
   }
+  const tables = described.filter((t): t is TableInfo => t !== null && !replicaIdentityProblem(t));
+  for (const need of identityNeeds(
+    config.triggers.filter((_, i) => described[i] && !replicaIdentityProblem(described[i] as TableInfo)),
+    tables,
+  )) {
+    findings.push({
+      level: need.level,
+      message: `${qualifiedName(need.table)} lacks REPLICA IDENTITY FULL (${need.reasons.join('; ')}); run ${need.statement} or set source.replica_identity: full`,
+    });
+  }
   const slot = await client.query<{ plugin: string | null; database: string | null }>(
     'SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1',
     [config.source.slot],
@@ -126,23 +132,6 @@ async function tableFindings(
   for (const column of [...(trigger.columns ?? []), ...referenced.new, ...referenced.old]) {
     if (!byName.has(column))
       findings.push({ level: 'error', message: `${where}: column ${column} not in ${name}` });
-  }
-  if (table.replicaIdentity !== 'f') {
-    const nonKey = (cols: Iterable<string>) => [...cols].filter((c) => byName.get(c) === false);
-    const changed = nonKey(trigger.columns ?? []);
-    if (changed.length > 0) {
-      findings.push({
-        level: 'warn',
-        message: `${where}: without REPLICA IDENTITY FULL, updates cannot tell whether ${changed.join(', ')} changed and always fire; run ALTER TABLE ${name} REPLICA IDENTITY FULL`,
-      });
-    }
-    const old = nonKey(referenced.old);
-    if (old.length > 0) {
-      findings.push({
-        level: 'warn',
-        message: `${where}: where.old uses ${old.join(', ')}, which the old row carries only under REPLICA IDENTITY FULL; run ALTER TABLE ${name} REPLICA IDENTITY FULL`,
-      });
-    }
   }
   return findings;
 }

@@ -139,6 +139,12 @@ const sourceSchema = strictObject({
     .default('walhook'),
   // Re-creating a lost slot starts from now: changes in between are skipped, so only on request.
   on_slot_lost: z.enum(['fail', 'recreate']).default('fail'),
+  // An unchanged TOASTed value is not in the WAL: read it by primary key, or leave it out and say so.
+  toast: z.enum(['fetch', 'omit']).default('fetch'),
+  // `full` runs ALTER TABLE … REPLICA IDENTITY FULL on the triggers' tables that need old values.
+  replica_identity: z.enum(['keep', 'full']).default('keep'),
+  // A table dropped and re-created leaves the publication; this is how often walhook looks.
+  publication_check_sec: z.number().positive().default(30),
 });
 
 const deadLetterSchema = strictObject({

@@ -54,6 +54,11 @@ export class Metrics {
     help: '1 while reading is paused because the in-flight limits are reached (backpressure).',
     registers: [this.registry],
   });
+  readonly unpublishedTables = new Gauge({
+    name: 'walhook_unpublished_tables',
+    help: "Triggers' tables missing from the publication at the last check (dropped and re-created, or removed).",
+    registers: [this.registry],
+  });
   readonly replicationReconnects = new Counter({
     name: 'walhook_replication_reconnects_total',
     help: 'Times the replication connection was lost.',

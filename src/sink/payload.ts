@@ -7,6 +7,8 @@ export interface RenderedRows {
   newJson: string;
   oldJson: string;
   unchangedToast: readonly string[];
+  /** Columns whose unchanged TOASTed value was read from the table after the change. */
+  toastFetched: readonly string[];
 }
 
 /** Commit time as ISO 8601 in UTC with microseconds, like Hasura's `created_at`. */
@@ -28,14 +30,16 @@ export function hasuraBody(
   id: string,
 ): { body: (currentRetry: number) => string; bytes: number } {
   const { relation, txn } = change;
-  const unchanged =
-    rows.unchangedToast.length > 0 ? `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}` : '';
+  let toast = '';
+  if (rows.unchangedToast.length > 0)
+    toast += `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}`;
+  if (rows.toastFetched.length > 0) toast += `,"toast_fetched_columns":${JSON.stringify(rows.toastFetched)}`;
   const head =
     `{"id":"${id}","created_at":"${commitTimeIso(txn.commitTime)}",` +
     `"trigger":{"name":${jsonString(trigger.name)}},` +
     `"table":{"schema":${jsonString(relation.schema)},"name":${jsonString(relation.name)}},` +
     `"event":{"op":"${change.op}","data":{"old":${rows.oldJson},"new":${rows.newJson}},` +
-    `"session_variables":null,"trace_context":null${unchanged}},` +
+    `"session_variables":null,"trace_context":null${toast}},` +
     `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
   const tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
   // Held as bytes: thousands of events wait in memory under backpressure, and a string built from

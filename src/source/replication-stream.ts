@@ -19,6 +19,9 @@ export interface ReplicationStreamOptions {
   onSlotLost(error: WalhookError): void;
 }
 
+/** Backpressure from the sink, or a lookup the source waits for (types, TOAST values). */
+export type PauseReason = 'backpressure' | 'lookup';
+
 /** Duplex of the replication connection, which pg-logical-replication keeps private. */
 type Socket = { pause(): void; resume(): void };
 
@@ -26,7 +29,7 @@ type Socket = { pause(): void; resume(): void };
  * pgoutput sends values in the walsender session's text format; values.ts renders them like
  * row_to_json, which needs ISO dates whatever the database's DateStyle default is.
  */
-const OUTPUT_SETTINGS = '-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1';
+export const OUTPUT_SETTINGS = '-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1';
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
@@ -44,7 +47,8 @@ export class ReplicationStream {
   private connected = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
-  private paused = false;
+  /** Why reading is paused; the socket reads again when no reason is left. */
+  private readonly pausedFor = new Set<PauseReason>();
 
   constructor(private readonly options: ReplicationStreamOptions) {}
 
@@ -71,18 +75,18 @@ export class ReplicationStream {
    * Stops reading the socket, so the backlog stays in Postgres's WAL instead of walhook's memory.
    * Messages already parsed from the last chunk still arrive.
    */
-  pause(): void {
-    this.paused = true;
+  pause(reason: PauseReason): void {
+    this.pausedFor.add(reason);
     this.socket()?.pause();
   }
 
-  resume(): void {
-    this.paused = false;
-    this.socket()?.resume();
+  resume(reason: PauseReason): void {
+    this.pausedFor.delete(reason);
+    if (this.pausedFor.size === 0) this.socket()?.resume();
   }
 
-  get isPaused(): boolean {
-    return this.paused;
+  isPaused(reason: PauseReason): boolean {
+    return this.pausedFor.has(reason);
   }
 
   private socket(): Socket | undefined {
@@ -112,7 +116,7 @@ export class ReplicationStream {
       });
       service.on('start', () => {
         this.connected = true;
-        if (this.paused) this.socket()?.pause();
+        if (this.pausedFor.size > 0) this.socket()?.pause();
         delay = RECONNECT_MIN_MS;
         logger.info(
           { slot: this.options.slot, publication: this.options.publication },

@@ -1,6 +1,6 @@
 import type { TupleData } from './change.js';
 import type { Change, RelationInfo } from './transaction-reader.js';
-import { jsonString, valueToJson } from './values.js';
+import { jsonString, type ValueRenderer } from './values.js';
 
 /**
  * The row before and after a change, as far as the WAL tells: a value is `undefined` where the
@@ -60,7 +60,7 @@ export function rowToJson(relation: RelationInfo, values: TupleData): string {
     if (json.length > 1) json += ',';
     json += jsonString(column.name);
     json += ':';
-    json += value === null ? 'null' : valueToJson(value, column.typeOid);
+    json += value === null ? 'null' : (relation.renderers[i] as ValueRenderer)(value);
   }
   return `${json}}`;
 }

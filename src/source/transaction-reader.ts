@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
 import { WalhookError } from '../errors.js';
 import { formatLsn, type Lsn, type PgoutputMessage, type Relation, type TupleData } from './change.js';
+import type { ValueRenderer } from './values.js';
 
 export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
 
@@ -13,6 +14,16 @@ export interface RelationInfo {
   columnIndex: ReadonlyMap<string, number>;
   /** Columns identifying a row: the replica identity key, or the primary key under REPLICA IDENTITY FULL. */
   keyIndexes: readonly number[];
+  /** Per column: its text form to JSON as row_to_json renders it. */
+  renderers: readonly ValueRenderer[];
+  /** Per column: the type `where` compares it as (a domain compares as its base type). */
+  compareTypes: readonly number[];
+}
+
+/** What the source knows about column types (see type-catalog.ts). */
+export interface ColumnTypes {
+  renderer(typeOid: number): ValueRenderer;
+  comparable(typeOid: number): number;
 }
 
 /** Primary key columns of a table, from the catalog: pgoutput flags every column as key under FULL. */
@@ -37,6 +48,8 @@ export interface Change {
   oldTuple: TupleData | null;
   /** The old key, sent when an update changed it or on delete under a key identity. */
   keyTuple: TupleData | null;
+  /** Columns whose unchanged TOASTed value was read from the table (source.toast: fetch). */
+  toastFetched?: string[];
 }
 
 /**
@@ -58,6 +71,7 @@ export class TransactionReader {
     private readonly tracker: CheckpointTracker,
     private readonly onChange: (change: Change) => void,
     private readonly logger: Logger,
+    private readonly types: ColumnTypes,
     private readonly primaryKey: PrimaryKeyLookup = () => undefined,
   ) {}
 
@@ -166,6 +180,8 @@ export class TransactionReader {
       name: relation.name,
       columnIndex,
       keyIndexes,
+      renderers: relation.columns.map((column) => this.types.renderer(column.typeOid)),
+      compareTypes: relation.columns.map((column) => this.types.comparable(column.typeOid)),
     });
   }
 

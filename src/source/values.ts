@@ -1,161 +1,71 @@
 /**
  * Column values as `row_to_json` renders them. pgoutput sends each value as its type's text output
- * (the replication session must run with DateStyle ISO); Postgres's json.c then decides per type
- * whether that text is embedded raw, quoted, or reformatted. Values are kept as JSON text fragments
- * so that a bigint or a 40-digit numeric reaches the payload digit for digit.
+ * (the walsender session runs with DateStyle ISO, IntervalStyle postgres, extra_float_digits 1);
+ * Postgres's json.c then decides by the type's category whether that text is embedded raw, quoted,
+ * reformatted, or taken apart (arrays, composites). Values are kept as JSON text fragments so that a
+ * bigint or a 40-digit numeric reaches the payload digit for digit.
  */
+import { arrayRenderer, vectorRenderer } from './values/arrays.js';
+import { compositeRenderer } from './values/composites.js';
+import { hstoreToJson } from './values/hstore.js';
+import { jsonString, scalarRenderer, type ValueRenderer } from './values/scalars.js';
+import { builtinType, type TypeInfo } from './values/types.js';
 
-/** OIDs of the built-in types walhook knows by name (pg_type.dat). */
-export const TypeOid = {
-  bool: 16,
-  int8: 20,
-  int2: 21,
-  int4: 23,
-  json: 114,
-  float4: 700,
-  float8: 701,
-  bpchar: 1042,
-  date: 1082,
-  timestamp: 1114,
-  timestamptz: 1184,
-  numeric: 1700,
-  uuid: 2950,
-  jsonb: 3802,
-} as const;
+export { jsonString, TypeOid, type ValueRenderer } from './values/scalars.js';
+export { builtinType, dependencies, type TypeInfo } from './values/types.js';
 
-/** Turns one non-NULL column text into its JSON fragment. */
-export type ValueRenderer = (text: string) => string;
+export type TypeLookup = (oid: number) => TypeInfo | undefined;
 
 /**
- * Postgres's escape_json escapes `"`, `\` and the C0 controls (as \b \f \n \r \t or lowercase \u00xx)
- * and nothing else, which is exactly what JSON.stringify does for text that came from valid UTF-8
- * (it would also escape lone surrogates, which UTF-8 cannot carry). Most text needs no escaping at
- * all, and quoting it directly is about twice as fast.
+ * The renderer for a type, built once and kept in `memo` with those of the types it depends on,
+ * following json_categorize_type: a domain renders as its base type, an array as nested JSON arrays
+ * of its elements' renderings, a composite as an object of its fields' renderings. A type `lookup`
+ * does not know renders as a JSON string of its text, which is what most types are.
  */
-export function jsonString(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+export function buildRenderer(
+  oid: number,
+  lookup: TypeLookup,
+  memo: Map<number, ValueRenderer>,
+): ValueRenderer {
+  let render = memo.get(oid);
+  if (render) return render;
+  const info = lookup(oid);
+  const dependency = (type: number) => buildRenderer(type, lookup, memo);
+  render = info === undefined ? jsonString : fromInfo(oid, info, dependency);
+  memo.set(oid, render);
+  return render;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
-
-/**
- * The renderer for a type, to be looked up once per relation column rather than per value. Types
- * json.c has no category for (text, uuid, time, interval, money, ...) are quoted text.
- */
-export function rendererFor(typeOid: number): ValueRenderer {
-  switch (typeOid) {
-    // Integer output is always a valid JSON number; json and jsonb output is JSON already.
-    case TypeOid.int2:
-    case TypeOid.int4:
-    case TypeOid.int8:
-    case TypeOid.json:
-    case TypeOid.jsonb:
-      return raw;
-    case TypeOid.numeric:
-    case TypeOid.float4:
-    case TypeOid.float8:
-      return numberOrString;
-    case TypeOid.bool:
-      return bool;
-    // XSD dates print exactly like ISO dates, including the ` BC` suffix and `infinity`.
-    case TypeOid.date:
-      return quoted;
-    case TypeOid.timestamp:
-      return timestampToXsd;
-    case TypeOid.timestamptz:
-      return timestamptzToXsd;
-    default:
+function fromInfo(oid: number, info: TypeInfo, dependency: (oid: number) => ValueRenderer): ValueRenderer {
+  switch (info.kind) {
+    case 'scalar':
+      return scalarRenderer(oid);
+    // json.c would call the cast function; without it, the text is the closest rendering.
+    case 'cast':
+    case 'text':
       return jsonString;
+    case 'hstore':
+      return hstoreToJson;
+    case 'domain':
+      return dependency(info.base);
+    case 'array':
+      return arrayRenderer(dependency(info.element), info.delimiter);
+    case 'vector':
+      return vectorRenderer(dependency(info.element));
+    case 'composite':
+      return compositeRenderer(
+        info.fields.map((field) => ({ name: field.name, render: dependency(field.type) })),
+      );
   }
+}
+
+const builtinRenderers = new Map<number, ValueRenderer>();
+
+/** The renderer for a built-in type, arrays of built-in types included; user types need a TypeCatalog. */
+export function rendererFor(typeOid: number): ValueRenderer {
+  return buildRenderer(typeOid, builtinType, builtinRenderers);
 }
 
 export function valueToJson(text: string, typeOid: number): string {
   return rendererFor(typeOid)(text);
-}
-
-function raw(text: string): string {
-  return text;
-}
-
-/** For text that never needs escaping. */
-function quoted(text: string): string {
-  return `"${text}"`;
-}
-
-function bool(text: string): string {
-  return text === 't' ? 'true' : 'false';
-}
-
-/** json.c embeds a numeric type's output when IsValidJsonNumber accepts it, else quotes it (NaN, Infinity). */
-function numberOrString(text: string): string {
-  return isJsonNumber(text) ? text : `"${text}"`;
-}
-
-/** IsValidJsonNumber: an optional `-`, then the JSON number grammar (no leading zeros, no `+`, no bare `.`). */
-function isJsonNumber(text: string): boolean {
-  const end = text.length;
-  let i = codeAt(text, 0) === 45 ? 1 : 0;
-  if (codeAt(text, i) === 48) i++;
-  else if (isDigit(codeAt(text, i))) i = skipDigits(text, i);
-  else return false;
-  if (codeAt(text, i) === 46) {
-    if (!isDigit(codeAt(text, i + 1))) return false;
-    i = skipDigits(text, i + 1);
-  }
-  const e = codeAt(text, i);
-  if (e === 101 || e === 69) {
-    i++;
-    const sign = codeAt(text, i);
-    if (sign === 43 || sign === 45) i++;
-    if (!isDigit(codeAt(text, i))) return false;
-    i = skipDigits(text, i);
-  }
-  return i === end;
-}
-
-/** charCodeAt past the end returns NaN, and V8 deoptimizes on the out-of-bounds read. */
-function codeAt(text: string, index: number): number {
-  return index < text.length ? text.charCodeAt(index) : -1;
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
-
-function skipDigits(text: string, from: number): number {
-  let i = from;
-  while (isDigit(codeAt(text, i))) i++;
-  return i;
-}
-
-/**
- * json.c prints timestamps with USE_XSD_DATES whatever the DateStyle: ISO output with a `T` between
- * date and time. `infinity` and `-infinity` have no space and pass through.
- */
-function timestampToXsd(text: string): string {
-  const space = text.indexOf(' ');
-  if (space === -1) return `"${text}"`;
-  return `"${text.slice(0, space)}T${text.slice(space + 1)}"`;
-}
-
-/**
- * As timestampToXsd, and XSD offsets always carry minutes: ISO prints a whole-hour offset as `+05`
- * where XSD prints `+05:00`; offsets with minutes or seconds (`+05:30`, `+05:53:28`) print alike.
- */
-function timestamptzToXsd(text: string): string {
-  const space = text.indexOf(' ');
-  if (space === -1) return `"${text}"`;
-  const bc = text.endsWith(' BC');
-  const end = bc ? text.length - 3 : text.length;
-  // The time part holds only digits, `:` and `.`, so the first sign after it starts the offset.
-  let zone = space + 1;
-  while (zone < end) {
-    const code = text.charCodeAt(zone);
-    if (code === 43 || code === 45) break;
-    zone++;
-  }
-  const date = text.slice(0, space);
-  if (end - zone !== 3) return `"${date}T${text.slice(space + 1)}"`;
-  return `"${date}T${text.slice(space + 1, end)}:00${bc ? ' BC' : ''}"`;
 }

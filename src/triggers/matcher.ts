@@ -130,6 +130,6 @@ function accessor(relation: RelationInfo, values: TupleData): RowAccessor {
     if (i === undefined) return undefined;
     const text = values[i];
     if (text === undefined) return undefined;
-    return { text, typeOid: relation.relation.columns[i]?.typeOid ?? 0 };
+    return { text, typeOid: relation.compareTypes[i] ?? 0 };
   };
 }

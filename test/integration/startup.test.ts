@@ -98,7 +98,10 @@ test('validate exits 2 for a missing table and a table without replica identity,
   assert.equal(bad.code, 2, bad.stdout + bad.stderr);
   assert.match(bad.stdout, /^error +triggers\[1\] \(missing\): table "public"\."nope" does not exist$/m);
   assert.match(bad.stdout, /^error +triggers\[2\] \(keyless\): table "public"\."no_key" has no primary key/m);
-  assert.match(bad.stdout, /^warn +triggers\[3\] \(notes\): without REPLICA IDENTITY FULL/m);
+  assert.match(
+    bad.stdout,
+    /^warn +"public"\."events" lacks REPLICA IDENTITY FULL \(.*trigger notes: updates cannot tell whether note changed.*\); run ALTER TABLE "public"\."events" REPLICA IDENTITY FULL/m,
+  );
 
   const run = await runCli(['run', '--config', path], {
     DATABASE_URL: db.url,

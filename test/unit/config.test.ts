@@ -41,6 +41,9 @@ test('applies every default to a minimal file', () => {
       slot: 'walhook',
       publication: 'walhook',
       on_slot_lost: 'fail',
+      toast: 'fetch',
+      replica_identity: 'keep',
+      publication_check_sec: 30,
     },
     server: { host: '127.0.0.1', port: 9187 },
     shutdown_grace_sec: 10,
@@ -77,6 +80,9 @@ source:
   slot: walhook_prod
   publication: walhook_pub
   on_slot_lost: recreate
+  toast: omit
+  replica_identity: full
+  publication_check_sec: 5
 server:
   host: 0.0.0.0
   port: 0
@@ -111,6 +117,9 @@ triggers:
     slot: 'walhook_prod',
     publication: 'walhook_pub',
     on_slot_lost: 'recreate',
+    toast: 'omit',
+    replica_identity: 'full',
+    publication_check_sec: 5,
   });
   assert.deepEqual(config.server, { host: '0.0.0.0', port: 0 });
   assert.equal(config.shutdown_grace_sec, 2.5);

@@ -5,6 +5,7 @@ import { Acknowledger } from '../../src/checkpoint/acknowledger.js';
 import { CheckpointTracker } from '../../src/checkpoint/tracker.js';
 import { decodePgoutput } from '../../src/source/pgoutput-decoder.js';
 import { type Change, TransactionReader } from '../../src/source/transaction-reader.js';
+import { TypeCatalog } from '../../src/source/type-catalog.js';
 import * as b from '../helpers/pgoutput-builder.js';
 
 const INT4 = 23;
@@ -40,6 +41,7 @@ function harness() {
       settles.push(tracker.track(change.txn.tracked));
     },
     logger,
+    new TypeCatalog(),
   );
   const feed = (...messages: Buffer[]) => {
     for (const m of messages) reader.handle(decodePgoutput(m));

@@ -1,0 +1,179 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { CheckpointTracker } from '../checkpoint/tracker.js';
+import type { Lsn, PgoutputMessage } from './change.js';
+import { decodePgoutput } from './pgoutput-decoder.js';
+import { watchPublication } from './publication.js';
+import { OUTPUT_SETTINGS, ReplicationStream } from './replication-stream.js';
+import type { SourceState } from './setup.js';
+import { fetchUnchangedToast } from './toast.js';
+import { type Change, TransactionReader } from './transaction-reader.js';
+import { TypeCatalog } from './type-catalog.js';
+
+export interface ChangeFeedOptions {
+  connection: string;
+  slot: string;
+  publication: string;
+  toast: 'fetch' | 'omit';
+  publication_check_sec: number;
+  tracker: CheckpointTracker;
+  logger: Logger;
+  /** Complete changes, in commit order. */
+  onChange(change: Change): void;
+  onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
+  onConnected(): void;
+  onDisconnected(): void;
+  /** How many of the triggers' tables the publication lacks, after each check. */
+  onPublicationChecked(unpublished: number): void;
+  /** Nothing after this is processed; nothing unsettled has been confirmed. */
+  onFatal(err: unknown): void;
+}
+
+/**
+ * The source stage: the replication stream decoded into complete changes, strictly in order. Some
+ * changes need the database before they can go on — a relation using types not yet in the catalog, an
+ * update whose unchanged TOASTed values are to be fetched — so the feed can hold: it stops reading,
+ * queues what already arrived, does the lookup, then carries on with the queue.
+ */
+export class ChangeFeed {
+  readonly stream: ReplicationStream;
+  private readonly reader: TransactionReader;
+  private readonly types = new TypeCatalog();
+  /** Raw text values in the replication session's formats, for catalog reads and TOAST fetches. */
+  private readonly queries: pg.Pool;
+  private source: SourceState | null = null;
+  /** While holding: what arrived meanwhile, and where the connection broke. */
+  private held: (Buffer | 'reconnected')[] | null = null;
+  private failed = false;
+  private stopWatching: () => void = () => {};
+
+  constructor(private readonly options: ChangeFeedOptions) {
+    this.queries = new pg.Pool({
+      connectionString: options.connection,
+      application_name: 'walhook-lookups',
+      max: 2,
+      options: OUTPUT_SETTINGS,
+      types: { getTypeParser: () => (value: string) => value },
+    });
+    this.queries.on('error', (err) => options.logger.warn({ err }, 'lookup connection error'));
+    this.reader = new TransactionReader(
+      options.tracker,
+      (change) => this.complete(change),
+      options.logger,
+      this.types,
+      (schema, name) => this.source?.tables.find((t) => t.schema === schema && t.name === name)?.primaryKey,
+    );
+    this.stream = new ReplicationStream({
+      connection: options.connection,
+      slot: options.slot,
+      publication: options.publication,
+      logger: options.logger,
+      onData: (payload) => this.receive(payload),
+      onKeepalive: options.onKeepalive,
+      onConnected: options.onConnected,
+      onDisconnected: () => {
+        // While holding, the reset must come after the held messages from before the break.
+        if (this.held) this.held.push('reconnected');
+        else this.reader.reset();
+        options.onDisconnected();
+      },
+      onSlotLost: (err) => this.fail(err),
+    });
+  }
+
+  async start(source: SourceState): Promise<void> {
+    this.source = source;
+    const query = (sql: string, params?: unknown[]) => this.queries.query(sql, params);
+    await this.types.load(query);
+    this.stopWatching = watchPublication(
+      query,
+      this.options.publication,
+      source.tables,
+      this.options.publication_check_sec * 1000,
+      this.options.logger,
+      this.options.onPublicationChecked,
+    );
+    this.stream.start();
+  }
+
+  async stop(): Promise<void> {
+    this.failed = true;
+    this.stopWatching();
+    await this.stream.stop();
+    await this.queries.end();
+  }
+
+  private receive(payload: Buffer | 'reconnected'): void {
+    if (this.failed) return;
+    if (this.held) {
+      this.held.push(payload);
+      return;
+    }
+    if (payload === 'reconnected') {
+      this.reader.reset();
+      return;
+    }
+    try {
+      const message = decodePgoutput(payload);
+      const missing =
+        message.tag === 'relation' ? this.types.missing(message.relation.columns.map((c) => c.typeOid)) : [];
+      if (missing.length > 0) {
+        this.hold(
+          this.types.load((sql, params) => this.queries.query(sql, params), missing),
+          message,
+        );
+        return;
+      }
+      this.reader.handle(message);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** A change is complete once the values pgoutput left out are filled in (toast: fetch). */
+  private complete(change: Change): void {
+    const needsToast =
+      this.options.toast === 'fetch' &&
+      change.op === 'UPDATE' &&
+      !change.oldTuple &&
+      change.relation.keyIndexes.length > 0 &&
+      change.newTuple?.includes(undefined);
+    if (!needsToast) {
+      this.options.onChange(change);
+      return;
+    }
+    this.hold(
+      fetchUnchangedToast((sql, params) => this.queries.query(sql, params), change).then(() =>
+        this.options.onChange(change),
+      ),
+    );
+  }
+
+  /** Holds the stream until `work` is done, then handles `message` (if any) and what arrived meanwhile. */
+  private hold(work: Promise<void>, message?: PgoutputMessage): void {
+    const held: (Buffer | 'reconnected')[] = [];
+    this.held = held;
+    this.stream.pause('lookup');
+    work.then(
+      () => {
+        if (this.failed) return;
+        this.held = null;
+        try {
+          if (message) this.reader.handle(message);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        for (const payload of held) this.receive(payload);
+        if (!this.held) this.stream.resume('lookup');
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.options.onFatal(err);
+  }
+}

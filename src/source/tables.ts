@@ -1,0 +1,72 @@
+import pg from 'pg';
+
+export interface TableRef {
+  schema: string;
+  name: string;
+}
+
+export interface TableInfo extends TableRef {
+  oid: number;
+  /** pg_class.relreplident: d default, n nothing, f full, i index. */
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  hasPrimaryKey: boolean;
+  /** Primary key columns in key order (empty without one). */
+  primaryKey: string[];
+  partitioned: boolean;
+}
+
+export function qualifiedName(table: TableRef): string {
+  return `${pg.escapeIdentifier(table.schema)}.${pg.escapeIdentifier(table.name)}`;
+}
+
+export async function describeTables(
+  client: pg.Client,
+  tables: readonly TableRef[],
+): Promise<(TableInfo | null)[]> {
+  const result = await client.query<{
+    i: number;
+    oid: number;
+    relreplident: TableInfo['replicaIdentity'];
+    pk: string[];
+    partitioned: boolean;
+  }>(
+    `SELECT t.i, c.oid::int AS oid, c.relreplident, c.relkind = 'p' AS partitioned,
+            ARRAY(SELECT a.attname::text FROM pg_index x
+                    CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                   WHERE x.indrelid = c.oid AND x.indisprimary ORDER BY k.n) AS pk
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(schema, name, i)
+       JOIN pg_namespace n ON n.nspname = t.schema
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name AND c.relkind IN ('r', 'p')`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  const found = new Map(result.rows.map((row) => [Number(row.i) - 1, row]));
+  return tables.map((table, i) => {
+    const row = found.get(i);
+    return row
+      ? {
+          ...table,
+          oid: row.oid,
+          replicaIdentity: row.relreplident,
+          hasPrimaryKey: row.pk.length > 0,
+          primaryKey: row.pk,
+          partitioned: row.partitioned,
+        }
+      : null;
+  });
+}
+
+/**
+ * Postgres refuses UPDATE and DELETE on a published table without a replica identity, so walhook
+ * must not add one to its publication and break the application's writes.
+ */
+export function replicaIdentityProblem(table: TableInfo): string | null {
+  const name = qualifiedName(table);
+  if (table.replicaIdentity === 'n') {
+    return `table ${name} has REPLICA IDENTITY NOTHING: once published, UPDATE and DELETE on it fail; run ALTER TABLE ${name} REPLICA IDENTITY FULL (or DEFAULT with a primary key)`;
+  }
+  if (table.replicaIdentity === 'd' && !table.hasPrimaryKey) {
+    return `table ${name} has no primary key: once published, UPDATE and DELETE on it fail; add a primary key or run ALTER TABLE ${name} REPLICA IDENTITY FULL`;
+  }
+  return null;
+}
