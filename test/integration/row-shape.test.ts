@@ -67,7 +67,10 @@ test('an update leaving a TOASTed column unchanged: fetched by key (default), om
   await db.query('ALTER TABLE docs_full REPLICA IDENTITY FULL');
   await db.query('CREATE TABLE docs_omit (id int PRIMARY KEY, title text, body text)');
   await run(
-    config('toast_test', trigger('fetched', 'docs', '[update]') + trigger('from_old', 'docs_full', '[update]')),
+    config(
+      'toast_test',
+      trigger('fetched', 'docs', '[update]') + trigger('from_old', 'docs_full', '[update]'),
+    ),
   );
   for (const table of ['docs', 'docs_full', 'docs_omit']) {
     await db.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [bigText()]);

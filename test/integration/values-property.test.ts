@@ -305,9 +305,10 @@ test('a column of a type created while walhook runs is delivered as row_to_json 
   );
   assert.ok(delivery, walhook?.tail());
   const { json } = await readRow(id);
-  assert.match(
+  // Newfoundland's local mean time, before standard offsets.
+  assert.ok(
+    json.endsWith('"late":[{"m":"happy 😀","tags":["a b",null],"at":"1899-12-31T20:29:08-03:30:52"}]}'),
     json,
-    /"late":\[\{"m":"happy 😀","tags":\["a b",null\],"at":"1900-01-01T\d\d:\d\d:\d\d-03:30:52"\}\]/,
   );
   assert.equal(jsonValueText(delivery.raw, ['event', 'data', 'new']), json);
 });
