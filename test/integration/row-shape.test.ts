@@ -220,3 +220,21 @@ test('schema changes while streaming: each event has the shape of its moment; a 
   }, 'the gauge back at 0');
   await stop();
 });
+
+test('a table added to the config is added to the publication at the next start', async () => {
+  await db.query('CREATE TABLE first_table (id int PRIMARY KEY)');
+  await db.query('CREATE TABLE second_table (id int PRIMARY KEY)');
+  await run(config('grow_test', trigger('first', 'first_table', '[insert]')));
+  await stop();
+  const grown = await run(
+    config(
+      'grow_test',
+      trigger('first', 'first_table', '[insert]') + trigger('second', 'second_table', '[insert]'),
+    ),
+  );
+  assert.ok(grown.logs.some((l) => l.msg === 'tables added to publication'));
+  await db.query('INSERT INTO second_table VALUES (1)');
+  const [delivery] = await receiver.waitFor(1, '/second');
+  assert.equal(delivery?.body.table.name, 'second_table');
+  await stop();
+});
