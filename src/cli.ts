@@ -12,6 +12,9 @@ Commands:
   run       --config FILE   stream changes to webhooks (FILE defaults to $WALHOOK_CONFIG)
   validate  --config FILE   check the config file and, when reachable, the database
   demo      [--follow]      run walhook against an embedded Postgres and show deliveries
+  status    [--url URL] [--watch] [--json]
+            show a running walhook's state: lag, slot, in-flight, triggers, dead letters
+            (URL defaults to $WALHOOK_URL, else http://127.0.0.1:9187; --watch redraws every 2 s)
   dlq list       --config FILE [--trigger T] [--json]
                  show dead letters (deliveries that ran out of retries), as a table or JSON lines
   dlq redeliver  --config FILE (--id ID | --trigger T | --all)
@@ -51,6 +54,13 @@ async function main(argv: string[]): Promise<number> {
       );
       const { runDemo } = await import('./demo/demo.js');
       return runDemo({ follow: values.follow === true });
+    }
+    case 'status': {
+      const { statusCommand } = await import('./status-command.js');
+      return statusCommand(rest, {
+        out: (text) => process.stdout.write(text),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     }
     case 'dlq': {
       const { dlqCommand } = await import('./dead-letters/dlq-command.js');

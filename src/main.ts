@@ -16,7 +16,10 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
   const http = await startHttpServer(
     config.server,
     metrics,
-    { ready: () => pipeline?.ready() ?? false },
+    {
+      readiness: () => pipeline?.readiness() ?? { ready: false, reason: 'starting' },
+      status: () => pipeline?.status() ?? null,
+    },
     logger,
   );
   logger.info({ version: version(), triggers: config.triggers.length }, 'walhook starting');

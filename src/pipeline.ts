@@ -4,10 +4,13 @@ import { CheckpointTracker } from './checkpoint/tracker.js';
 import type { Config } from './config/schema.js';
 import { type DeadLetterStore, openDeadLetterStore } from './dead-letters/store.js';
 import { isWalhookError } from './errors.js';
-import type { Metrics } from './observability/metrics.js';
+import type { ErrorKind, Metrics } from './observability/metrics.js';
+import { Monitoring } from './observability/monitoring.js';
+import type { Snapshot, Status } from './observability/status.js';
+import { secondsSinceCommit } from './observability/trigger-metrics.js';
 import type { DeliveryEvent } from './sink/delivery-event.js';
-import { type AttemptInfo, type FinalFailure, WebhookSink } from './sink/webhook-sink.js';
-import { formatLsn } from './source/change.js';
+import { type FinalFailure, WebhookSink } from './sink/webhook-sink.js';
+import { formatLsn, type Lsn } from './source/change.js';
 import { ChangeFeed } from './source/change-feed.js';
 import { prepareSource, type SourceState } from './source/setup.js';
 import { TriggerIndex } from './triggers/matcher.js';
@@ -28,9 +31,14 @@ export class Pipeline {
   private readonly acknowledger: Acknowledger;
   private readonly feed: ChangeFeed;
   private readonly deadLetters: DeadLetterStore;
+  private readonly monitoring: Monitoring;
   private router: EventRouter | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
+  /** The position last confirmed to Postgres (at start, the slot's). */
+  private confirmed: Lsn = 0n;
+  /** Commit time of the change being routed: the router submits that change's events synchronously. */
+  private routingCommitTime = 0n;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -45,20 +53,23 @@ export class Pipeline {
       logger: this.logger.child({ stage: 'sink' }),
       userAgent: userAgent(),
       deadLetter: (event, failure) => this.deadLetter(event, failure),
-      onAttempt: (info) => this.countAttempt(info),
+      onAttempt: (info) => this.metrics.trigger(info.trigger).attempt(info),
     });
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
     this.acknowledger = new Acknowledger(
       this.tracker,
       (lsn) => this.feed.stream.acknowledge(lsn),
       this.logger.child({ stage: 'checkpoint' }),
-      (lsn) => this.metrics.confirmedLsn.set(Number(lsn)),
+      (lsn) => this.confirm(lsn),
     );
     this.feed = new ChangeFeed({
       ...config.source,
       tracker: this.tracker,
       logger: this.logger.child({ stage: 'source' }),
       onChange: (change) => {
+        const { txn } = change;
+        txn.tracked.commitTime ??= txn.commitTime;
+        this.routingCommitTime = txn.commitTime;
         this.router?.route(change);
         this.applyBackpressure();
       },
@@ -68,16 +79,44 @@ export class Pipeline {
       onDisconnected: () => {
         this.metrics.replicationConnected.set(0);
         this.metrics.replicationReconnects.inc();
+        this.metrics.error('connection');
       },
       onFatal: (err) => {
+        this.metrics.error(fatalKind(err));
         this.stopping = true;
         this.onFatal(err);
       },
     });
+    this.monitoring = new Monitoring(
+      config,
+      metrics,
+      this.deadLetters,
+      this.logger.child({ stage: 'monitor' }),
+      () => this.snapshot(),
+    );
+    metrics.track({
+      inFlightBytes: () => this.sink.inFlightBytes,
+      lagBytes: () => Number(this.lagBytes()),
+      lagSeconds: () => this.lagSeconds(),
+    });
   }
 
-  ready(): boolean {
-    return this.feed.stream.isConnected;
+  /** Ready: streaming, and the oldest unsettled transaction committed at most `ready_max_lag_sec` ago. */
+  readiness(): { ready: boolean; reason: string } {
+    if (!this.feed.stream.isConnected) return { ready: false, reason: 'replication stream not connected' };
+    const lag = this.lagSeconds();
+    const max = this.config.server.ready_max_lag_sec;
+    if (lag > max) {
+      return {
+        ready: false,
+        reason: `lagging: the oldest unsettled transaction committed ${lag.toFixed(1)} s ago (server.ready_max_lag_sec ${max})`,
+      };
+    }
+    return { ready: true, reason: 'streaming' };
+  }
+
+  status(): Status {
+    return this.monitoring.status.report();
   }
 
   /** Prepares slot and publication, retrying while Postgres is unreachable, then starts streaming. */
@@ -89,11 +128,12 @@ export class Pipeline {
       source.systemId,
       this.tracker,
       this.metrics,
-      (event) => this.sink.submit(event),
+      (event) => this.submit(event),
       () => this.applyBackpressure(),
     );
-    this.metrics.confirmedLsn.set(Number(source.confirmedLsn));
+    this.confirm(source.confirmedLsn);
     this.acknowledger.adaptTo(source.walSenderTimeoutMs);
+    this.monitoring.start(() => this.feed.stream.isConnected);
     await this.feed.start(source);
   }
 
@@ -109,6 +149,7 @@ export class Pipeline {
         return source;
       } catch (err) {
         if (isWalhookError(err)) throw err;
+        this.metrics.error('setup');
         this.logger.error({ err, retry_in_ms: delay }, 'cannot prepare the source database; retrying');
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
@@ -137,12 +178,18 @@ export class Pipeline {
     this.acknowledger.stop();
     await this.feed.stop();
     await this.sink.close();
+    await this.monitoring.stop();
     await this.deadLetters.close();
     this.logger.info(
       { confirmed_lsn: lsn === null ? null : formatLsn(lsn), unsettled_events: this.tracker.inFlightEvents },
       drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',
     );
     return drained;
+  }
+
+  private submit(event: DeliveryEvent): void {
+    this.metrics.trigger(event.target.trigger).follow(event, this.routingCommitTime);
+    this.sink.submit(event);
   }
 
   /**
@@ -174,32 +221,74 @@ export class Pipeline {
     );
   }
 
-  /** Stores a finally failed event; the sink settles it once this resolved. */
-  private async deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void> {
-    await this.deadLetters.add({
-      id: event.id,
-      trigger: event.target.trigger,
-      table: event.table,
-      op: event.op,
-      lsn: formatLsn(event.commitLsn),
-      body: failure.body,
-      attempts: failure.attempts,
-      lastStatus: failure.lastStatus,
-      lastError: failure.lastError ? `${failure.lastError.type}: ${failure.lastError.message}` : null,
-      responseSnippet: failure.responseSnippet || null,
-      firstAttemptAt: failure.firstAttemptAt,
-      lastAttemptAt: failure.lastAttemptAt,
-      deadLetteredAt: new Date(),
-    });
-    this.metrics.eventsDeadLettered.inc({ trigger: event.target.trigger });
+  private confirm(lsn: Lsn): void {
+    this.confirmed = lsn;
+    this.metrics.confirmedLsn.set(Number(lsn));
   }
 
-  private countAttempt(info: AttemptInfo): void {
-    const statusClass = info.status === null ? 'none' : `${Math.floor(info.status / 100)}xx`;
-    this.metrics.deliveryAttempts.inc({
-      trigger: info.trigger,
-      outcome: info.outcome,
-      status_class: statusClass,
-    });
+  /** The newest WAL position known: keepalives, or the slot check while reading is paused. */
+  private serverWalEnd(): Lsn {
+    const checked = this.monitoring.slot.state?.walLsn ?? 0n;
+    const reported = this.acknowledger.serverWalEnd;
+    return checked > reported ? checked : reported;
   }
+
+  private lagBytes(): Lsn {
+    const end = this.serverWalEnd();
+    return end > this.confirmed ? end - this.confirmed : 0n;
+  }
+
+  private lagSeconds(): number {
+    const commitTime = this.tracker.oldestUnsettledCommitTime;
+    return commitTime === null ? 0 : secondsSinceCommit(commitTime);
+  }
+
+  private snapshot(): Snapshot {
+    return {
+      connected: this.feed.stream.isConnected,
+      ready: this.readiness().ready,
+      paused: this.feed.stream.isPaused('backpressure'),
+      confirmedLsn: this.confirmed,
+      serverWalEnd: this.serverWalEnd(),
+      lagSeconds: this.lagSeconds(),
+      inFlightEvents: this.sink.inFlight,
+      inFlightBytes: this.sink.inFlightBytes,
+      slot: this.monitoring.slot.state,
+      deadLetters: this.monitoring.deadLetters.value,
+    };
+  }
+
+  /** Stores a finally failed event; the sink settles it once this resolved. */
+  private async deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void> {
+    try {
+      await this.deadLetters.add({
+        id: event.id,
+        trigger: event.target.trigger,
+        table: event.table,
+        op: event.op,
+        lsn: formatLsn(event.commitLsn),
+        body: failure.body,
+        attempts: failure.attempts,
+        lastStatus: failure.lastStatus,
+        lastError: failure.lastError ? `${failure.lastError.type}: ${failure.lastError.message}` : null,
+        responseSnippet: failure.responseSnippet || null,
+        firstAttemptAt: failure.firstAttemptAt,
+        lastAttemptAt: failure.lastAttemptAt,
+        deadLetteredAt: new Date(),
+      });
+    } catch (err) {
+      this.metrics.error('deadLetterStore');
+      throw err;
+    }
+    this.monitoring.deadLetters.added();
+  }
+}
+
+/** Which error stopped the stream, for `walhook_errors_total`. */
+function fatalKind(err: unknown): ErrorKind {
+  if (isWalhookError(err, 'WALHOOK_ERR_SLOT_LOST')) return 'slotLost';
+  if (isWalhookError(err, 'WALHOOK_ERR_CHECKPOINT_REGRESSION')) return 'checkpoint';
+  if (isWalhookError(err)) return 'decode';
+  // Lookups fail with a database or connection error, which carries a code; a decoding bug does not.
+  return typeof (err as { code?: unknown })?.code === 'string' ? 'lookup' : 'decode';
 }

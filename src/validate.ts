@@ -93,20 +93,95 @@ async function databaseFindings(client: pg.Client, config: Readonly<Config>): Pr
       message: `${qualifiedName(need.table)} lacks REPLICA IDENTITY FULL (${need.reasons.join('; ')}); run ${need.statement} or set source.replica_identity: full`,
     });
   }
-  const slot = await client.query<{ plugin: string | null; database: string | null }>(
-    'SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1',
-    [config.source.slot],
+  findings.push(...(await slotFindings(client, config)));
+  return findings;
+}
+
+/** The slot (if it exists) and how much WAL it may hold before Postgres invalidates it. */
+async function slotFindings(client: pg.Client, config: Readonly<Config>): Promise<Finding[]> {
+  const { slot: name, max_retained_wal: maxRetained, on_slot_lost: onLost } = config.source;
+  const findings: Finding[] = [];
+  const keep = (
+    await client.query<{ shown: string; mb: string }>(
+      `SELECT current_setting('max_slot_wal_keep_size') AS shown, setting AS mb
+         FROM pg_settings WHERE name = 'max_slot_wal_keep_size'`,
+    )
+  ).rows[0];
+  const keepBytes = keep && Number(keep.mb) >= 0 ? Number(keep.mb) * 2 ** 20 : null;
+  if (keepBytes === null) {
+    findings.push({
+      level: 'info',
+      message: `max_slot_wal_keep_size is -1 (unlimited): a slot that stops advancing keeps WAL until the disk fills; walhook warns past source.max_retained_wal (${formatBytes(maxRetained)})`,
+    });
+  } else {
+    findings.push({
+      level: maxRetained >= keepBytes ? 'warn' : 'info',
+      message:
+        maxRetained >= keepBytes
+          ? `max_slot_wal_keep_size is ${keep?.shown}, not above source.max_retained_wal (${formatBytes(maxRetained)}): Postgres may invalidate the slot before walhook warns; lower source.max_retained_wal`
+          : `max_slot_wal_keep_size is ${keep?.shown}: Postgres invalidates a slot retaining more WAL, and walhook then stops with WALHOOK_ERR_SLOT_LOST`,
+    });
+  }
+  const slot = await client.query<{
+    plugin: string | null;
+    database: string | null;
+    wal_status: string | null;
+    retained: string | null;
+  }>(
+    `SELECT plugin, database, wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8::text AS retained
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [name],
   );
-  const slotRow = slot.rows[0];
+  const row = slot.rows[0];
   const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
-  if (!slotRow) findings.push({ level: 'ok', message: `slot ${config.source.slot} will be created` });
-  else if (slotRow.plugin !== 'pgoutput' || slotRow.database !== db) {
+  const retained = row?.retained == null ? null : Number(row.retained);
+  if (!row) findings.push({ level: 'ok', message: `slot ${name} will be created` });
+  else if (row.plugin !== 'pgoutput' || row.database !== db) {
     findings.push({
       level: 'error',
-      message: `slot ${config.source.slot} exists with plugin ${slotRow.plugin} on database ${slotRow.database}; choose another source.slot`,
+      message: `slot ${name} exists with plugin ${row.plugin} on database ${row.database}; choose another source.slot`,
     });
-  } else findings.push({ level: 'ok', message: `slot ${config.source.slot} exists` });
+  } else if (row.wal_status === 'lost') {
+    findings.push(
+      onLost === 'recreate'
+        ? {
+            level: 'warn',
+            message: `slot ${name} was invalidated (wal_status lost); walhook will re-create it from now (source.on_slot_lost: recreate), skipping the changes in between`,
+          }
+        : {
+            level: 'error',
+            message: `slot ${name} was invalidated (wal_status lost): its changes since are gone; set source.on_slot_lost: recreate to start a new slot from now`,
+          },
+    );
+  } else if (row.wal_status === 'unreserved') {
+    findings.push({
+      level: 'warn',
+      message: `slot ${name} retains more WAL than max_slot_wal_keep_size (wal_status unreserved): Postgres invalidates it at the next checkpoint unless it advances`,
+    });
+  } else {
+    const held = retained === null ? 'no WAL' : `${formatBytes(retained)} of WAL`;
+    findings.push(
+      retained !== null && retained > maxRetained
+        ? {
+            level: 'warn',
+            message: `slot ${name} exists (wal_status ${row.wal_status}) and retains ${held}, more than source.max_retained_wal (${formatBytes(maxRetained)})`,
+          }
+        : { level: 'ok', message: `slot ${name} exists (wal_status ${row.wal_status}, retains ${held})` },
+    );
+  }
   return findings;
+}
+
+/** 1536 → "1.5 KiB". */
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 async function tableFindings(

@@ -17,6 +17,7 @@ export class Acknowledger {
   private interval: NodeJS.Timeout;
   private lastSent: Lsn = 0n;
   private lastLogged: Lsn = 0n;
+  private walEnd: Lsn = 0n;
 
   constructor(
     private readonly tracker: CheckpointTracker,
@@ -50,7 +51,14 @@ export class Acknowledger {
     }, COALESCE_MS);
   }
 
+  /** The newest WAL end the server reported in a keepalive (0 before the first). */
+  get serverWalEnd(): Lsn {
+    return this.walEnd;
+  }
+
   keepalive(walEnd: Lsn, replyRequested: boolean): void {
+    // After a reconnect a keepalive may report less than one before it.
+    if (walEnd > this.walEnd) this.walEnd = walEnd;
     this.tracker.serverPosition(walEnd);
     if (replyRequested) this.flush(false);
   }

@@ -7,6 +7,8 @@ export class TrackedTransaction {
   pending = 0;
   committed = false;
   endLsn: Lsn = 0n;
+  /** Microseconds since 2000-01-01, once known: the stream's lag is measured from it. */
+  commitTime: bigint | null = null;
 
   constructor(
     /** Begin's final LSN, which is the commit LSN. */
@@ -60,6 +62,11 @@ export class CheckpointTracker {
   /** The oldest transaction not yet settled. */
   get oldestUnsettled(): TrackedTransaction | undefined {
     return this.queue[this.head];
+  }
+
+  /** Commit time of the oldest unsettled transaction; null when none is unsettled or it is not known. */
+  get oldestUnsettledCommitTime(): bigint | null {
+    return this.queue[this.head]?.commitTime ?? null;
   }
 
   begin(finalLsn: Lsn): TrackedTransaction {

@@ -121,6 +121,31 @@ const triggerSchema = strictObject({
   concurrency: z.number().int().min(1).max(10_000).default(64),
 }).transform(({ table: { text, ...table }, ...trigger }) => ({ ...trigger, table, tableText: text }));
 
+const SIZE_UNITS: Record<string, number> = {
+  B: 1,
+  kB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+};
+
+/** A byte count: a whole number, or a string with a unit (`512MiB`, `1.5 GB`); kB/MB/GB are powers of 1000. */
+const byteSize = z.unknown().transform((value, ctx) => {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?) ?([A-Za-z]*)$/.exec(value.trim()) : null;
+  const factor = SIZE_UNITS[match?.[2] || 'B'];
+  if (!match || factor === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a byte count or a size such as 512MiB or 1GB (units ${Object.keys(SIZE_UNITS).join(', ')})`,
+    });
+    return z.NEVER;
+  }
+  return Math.floor(Number(match[1]) * factor);
+});
+
 const sourceSchema = strictObject({
   connection: z
     .string()
@@ -145,6 +170,10 @@ const sourceSchema = strictObject({
   replica_identity: z.enum(['keep', 'full']).default('keep'),
   // A table dropped and re-created leaves the publication; this is how often walhook looks.
   publication_check_sec: z.number().positive().default(30),
+  // A transactional message gives the slot something to confirm when only other databases write WAL.
+  heartbeat_sec: z.number().min(0).default(30),
+  // Retained WAL past this is logged as a warning, once per crossing.
+  max_retained_wal: byteSize.default(2 ** 30),
 });
 
 const deadLetterSchema = strictObject({
@@ -167,6 +196,8 @@ export const configSchema = strictObject({
   server: strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(9187),
+    // /readyz fails while the oldest unsettled transaction committed longer ago than this.
+    ready_max_lag_sec: z.number().positive().default(60),
   }).prefault({}),
   shutdown_grace_sec: z.number().min(0).default(10),
   dead_letter: deadLetterSchema,

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { configFile, parseUsage, usageError } from '../cli-args.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { attemptTrace } from '../sink/trace.js';
 import { WebhookClient } from '../sink/webhook-client.js';
 import { webhookTarget } from '../triggers/matcher.js';
 import { userAgent } from '../version.js';
@@ -113,7 +114,9 @@ async function redeliver(
         continue;
       }
       const attemptedAt = new Date();
-      const result = await client.post(target, letter.body);
+      // The next attempt of the same trace, so receivers can follow it from the original attempts.
+      const { traceparent } = attemptTrace(letter.id, letter.attempts + 1);
+      const result = await client.post(target, letter.body, { traceparent });
       if (result.error === undefined) {
         await store.remove([letter.id]);
         delivered += 1;

@@ -2,13 +2,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
+import type { Status } from './status.js';
 
 export interface HealthSource {
-  /** Ready: the replication stream is running. */
-  ready(): boolean;
+  /** Ready: streaming and caught up; otherwise a short reason for the operator. */
+  readiness(): { ready: boolean; reason: string };
+  /** The `/status` document; null while the service is still being built. */
+  status(): Status | null;
 }
 
-/** `/healthz` (the process answers), `/readyz` (streaming) and `/metrics` (Prometheus text format). */
+/**
+ * `/healthz` (the process answers), `/readyz` (streaming and caught up), `/status` (JSON for
+ * `walhook status`) and `/metrics` (Prometheus text format).
+ */
 export async function startHttpServer(
   options: { host: string; port: number },
   metrics: Metrics,
@@ -24,10 +30,15 @@ export async function startHttpServer(
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const ready = health.ready();
+      const { ready, reason } = health.readiness();
       res
         .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(ready ? 'ready\n' : 'not ready\n');
+        .end(ready ? 'ready\n' : `not ready: ${reason}\n`);
+    } else if (path === '/status') {
+      const status = health.status();
+      res
+        .writeHead(status ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(`${JSON.stringify(status ?? { error: 'starting' }, null, 2)}\n`);
     } else if (path === '/metrics') {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),

@@ -1,49 +1,120 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type CounterChild, CounterFamily, CountGauge, liveGauge } from './counters.js';
+import { TriggerMetrics } from './trigger-metrics.js';
 
-/** The metrics registry of one walhook process. Label values are bounded: trigger, table, op. */
+/** What went wrong, for `walhook_errors_total`: a fixed set, so the label stays bounded. */
+export const ERRORS = {
+  /** Preparing the source (slot, publication) failed; retried with backoff. */
+  setup: ['connection', 'setup'],
+  /** The replication connection was lost; reopened with backoff. */
+  connection: ['connection', 'source'],
+  /** A replication message could not be decoded (fatal). */
+  decode: ['decode', 'source'],
+  /** A catalog or TOAST lookup the stream waited for failed (fatal). */
+  lookup: ['lookup', 'source'],
+  /** The slot was dropped or invalidated (fatal). */
+  slotLost: ['slot_lost', 'source'],
+  /** The confirmed position was asked to move back (fatal). */
+  checkpoint: ['checkpoint', 'checkpoint'],
+  /** An event failed its last attempt and went to the dead-letter store. */
+  deliveryFailed: ['delivery_failed', 'sink'],
+  /** Storing a dead letter failed; retried, the event stays unsettled meanwhile. */
+  deadLetterStore: ['dead_letter_store', 'sink'],
+  /** Counting the dead letters failed. */
+  deadLetterCount: ['dead_letter_store', 'monitor'],
+  /** Reading the slot's state failed. */
+  slotMonitor: ['slot_monitor', 'monitor'],
+  /** Emitting a heartbeat message failed. */
+  heartbeat: ['heartbeat', 'source'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type ErrorKind = keyof typeof ERRORS;
+
+/** `pg_replication_slots.wal_status` values, each a series of `walhook_slot_wal_status`. */
+export const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const;
+
+/** Values that depend on the time or live in the pipeline, read when scraped. */
+export interface LiveState {
+  inFlightBytes(): number;
+  lagBytes(): number;
+  lagSeconds(): number;
+}
+
+const IDLE: LiveState = { inFlightBytes: () => 0, lagBytes: () => 0, lagSeconds: () => 0 };
+
+/**
+ * The metrics registry of one walhook process (see docs/metrics.md). Label values are bounded:
+ * trigger, table, op, reason, outcome, status_class, error_type, stage, status.
+ */
 export class Metrics {
   readonly registry = new Registry();
-  readonly changesReceived = new Counter({
-    name: 'walhook_changes_received_total',
-    help: 'Row changes decoded from the replication stream.',
-    labelNames: ['table', 'op'] as const,
-    registers: [this.registry],
-  });
-  readonly eventsMatched = new Counter({
-    name: 'walhook_events_matched_total',
-    help: 'Changes that matched a trigger and were queued for delivery.',
+  readonly changesReceived = new CounterFamily(
+    this.registry,
+    'walhook_changes_received_total',
+    'Row changes decoded from the replication stream.',
+    ['table', 'op'],
+  );
+  readonly eventsMatched = new CounterFamily(
+    this.registry,
+    'walhook_events_matched_total',
+    'Changes that matched a trigger and were queued for delivery.',
+    ['trigger'],
+  );
+  readonly eventsFiltered = new CounterFamily(
+    this.registry,
+    'walhook_events_filtered_total',
+    "Changes of a trigger's table dropped on purpose by its operations, columns or where filter.",
+    ['trigger', 'reason'],
+  );
+  readonly eventsSettled = new CounterFamily(
+    this.registry,
+    'walhook_events_settled_total',
+    'Events settled: delivered with a 2xx answer, or failed after all retries.',
+    ['trigger', 'outcome'],
+  );
+  readonly deliveryAttempts = new CounterFamily(
+    this.registry,
+    'walhook_delivery_attempts_total',
+    'HTTP delivery attempts by outcome: delivered, retry (another attempt follows) or failed (final).',
+    ['trigger', 'outcome', 'status_class'],
+  );
+  readonly eventsDelivered = new CounterFamily(
+    this.registry,
+    'walhook_events_delivered_total',
+    'Events delivered with a 2xx answer.',
+    ['trigger'],
+  );
+  readonly eventsDeadLettered = new CounterFamily(
+    this.registry,
+    'walhook_events_dead_lettered_total',
+    'Events stored in the dead-letter store after their last attempt failed.',
+    ['trigger'],
+  );
+  readonly errors = new CounterFamily(
+    this.registry,
+    'walhook_errors_total',
+    'Errors by type and stage (a fixed set; see docs/metrics.md). Filtered changes are not errors.',
+    ['error_type', 'stage'],
+  );
+  readonly deliveryDuration = new Histogram({
+    name: 'walhook_delivery_duration_seconds',
+    help: 'Duration of one HTTP delivery attempt, response body included.',
     labelNames: ['trigger'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  readonly eventsFiltered = new Counter({
-    name: 'walhook_events_filtered_total',
-    help: "Changes of a trigger's table dropped on purpose by its operations, columns or where filter.",
-    labelNames: ['trigger', 'reason'] as const,
-    registers: [this.registry],
-  });
-  readonly eventsSettled = new Counter({
-    name: 'walhook_events_settled_total',
-    help: 'Events settled: delivered with a 2xx answer, or failed after all retries.',
-    labelNames: ['trigger', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly deliveryAttempts = new Counter({
-    name: 'walhook_delivery_attempts_total',
-    help: 'HTTP delivery attempts by outcome: delivered, retry (another attempt follows) or failed (final).',
-    labelNames: ['trigger', 'outcome', 'status_class'] as const,
-    registers: [this.registry],
-  });
-  readonly eventsDeadLettered = new Counter({
-    name: 'walhook_events_dead_lettered_total',
-    help: 'Events stored in the dead-letter store after their last attempt failed.',
+  readonly endToEndLatency = new Histogram({
+    name: 'walhook_end_to_end_latency_seconds',
+    help: 'From the commit in Postgres to the event settled (delivered or dead-lettered).',
     labelNames: ['trigger'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
     registers: [this.registry],
   });
-  readonly inFlightEvents = new Gauge({
-    name: 'walhook_in_flight_events',
-    help: 'Events matched and not yet settled.',
-    registers: [this.registry],
-  });
+  readonly inFlightEvents = new CountGauge(
+    this.registry,
+    'walhook_in_flight_events',
+    'Events matched and not yet settled.',
+  );
   readonly replicationConnected = new Gauge({
     name: 'walhook_replication_connected',
     help: '1 while the replication stream is running.',
@@ -69,8 +140,77 @@ export class Metrics {
     help: 'The LSN last confirmed to Postgres, as a byte position.',
     registers: [this.registry],
   });
+  readonly slotRetainedWal = new Gauge({
+    name: 'walhook_slot_retained_wal_bytes',
+    help: "WAL the slot keeps from being removed: the server's current LSN minus the slot's restart_lsn.",
+    registers: [this.registry],
+  });
+  readonly slotWalStatus = new Gauge({
+    name: 'walhook_slot_wal_status',
+    help: "1 for the slot's current wal_status (reserved, extended, unreserved, lost), 0 for the others.",
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Gauge({
+    name: 'walhook_dead_letters',
+    help: 'Letters in the dead-letter store at the last count.',
+    registers: [this.registry],
+  });
+  private live: LiveState = IDLE;
+  private readonly triggers = new Map<string, TriggerMetrics>();
 
   constructor() {
+    liveGauge(this.registry, 'walhook_in_flight_bytes', 'Body bytes of the events in flight.', () =>
+      this.live.inFlightBytes(),
+    );
+    liveGauge(
+      this.registry,
+      'walhook_replication_lag_bytes',
+      "The server's WAL end (keepalives, slot checks) minus the confirmed LSN.",
+      () => this.live.lagBytes(),
+    );
+    liveGauge(
+      this.registry,
+      'walhook_replication_lag_seconds',
+      'Now minus the commit time of the oldest transaction not yet settled; 0 when none is.',
+      () => this.live.lagSeconds(),
+    );
+    for (const kind of Object.keys(ERRORS) as ErrorKind[]) this.errorSeries(kind);
+    for (const status of WAL_STATUSES) this.slotWalStatus.set({ status }, 0);
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters fail `promtool check metrics`; summing the per-type series of the
+    // same name without the suffix gives these counts.
+    for (const kind of ['handles', 'requests', 'resources']) {
+      this.registry.removeSingleMetric(`nodejs_active_${kind}_total`);
+    }
+  }
+
+  /** Where the gauges computed at scrape time read from. */
+  track(live: LiveState): void {
+    this.live = live;
+  }
+
+  error(kind: ErrorKind): void {
+    this.errorSeries(kind).inc();
+  }
+
+  /** The series of one kind of error, for a caller that counts it often. */
+  errorSeries(kind: ErrorKind): CounterChild {
+    return this.errors.labels(...ERRORS[kind]);
+  }
+
+  /** The metrics of one trigger; its counters exist (at 0) from the first call. */
+  trigger(name: string): TriggerMetrics {
+    let metrics = this.triggers.get(name);
+    if (metrics === undefined) {
+      metrics = new TriggerMetrics(name, this);
+      this.triggers.set(name, metrics);
+    }
+    return metrics;
+  }
+
+  slotChecked(retainedWalBytes: number | null, walStatus: string | null): void {
+    if (retainedWalBytes !== null) this.slotRetainedWal.set(retainedWalBytes);
+    for (const status of WAL_STATUSES) this.slotWalStatus.set({ status }, status === walStatus ? 1 : 0);
   }
 }

@@ -60,9 +60,14 @@ export class WebhookClient {
 
   /**
    * Never rejects: every failure comes back as `error` so the caller can decide to retry. The timeout
-   * covers the whole attempt, connecting and reading the body included.
+   * covers the whole attempt, connecting and reading the body included. `attemptHeaders` (lower-case
+   * names, such as `traceparent`) are added to the target's for this attempt only.
    */
-  async post(target: WebhookTarget, body: string): Promise<AttemptResult> {
+  async post(
+    target: WebhookTarget,
+    body: string,
+    attemptHeaders?: Readonly<Record<string, string>>,
+  ): Promise<AttemptResult> {
     const started = performance.now();
     const controller = new AbortController();
     let timedOut = false;
@@ -79,7 +84,10 @@ export class WebhookClient {
       const response = await request(target.url, {
         dispatcher: this.#agent,
         method: 'POST',
-        headers: this.#headersFor(target),
+        headers:
+          attemptHeaders === undefined
+            ? this.#headersFor(target)
+            : { ...this.#headersFor(target), ...attemptHeaders },
         body,
         signal: controller.signal,
       });

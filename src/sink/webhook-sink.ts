@@ -1,14 +1,21 @@
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
+import { headerSecrets, logExcerpt } from '../observability/redact.js';
 import { formatLsn } from '../source/change.js';
 import type { DeliveryEvent } from './delivery-event.js';
 import { KeyedQueue, type Run } from './keyed-queue.js';
 import { backoffMs, isFinalStatus, MAX_TIMER_MS, retryDelayMs } from './retry-policy.js';
+import { type AttemptTrace, attemptTrace } from './trace.js';
 import { type AttemptErrorType, type AttemptResult, WebhookClient } from './webhook-client.js';
 
 export type { AttemptErrorType } from './webhook-client.js';
 
 const DELIVERY_FAILED: ErrorCode = 'WALHOOK_ERR_DELIVERY_FAILED';
+
+/** Answers meaning the receiver refuses walhook's credentials: retries will not fix them, an operator will. */
+const AUTH_STATUSES = new Set([401, 403]);
+/** Characters of a response body kept in a log line; the dead letter keeps 4 KiB of it. */
+const RESPONSE_EXCERPT_CHARS = 200;
 
 /** Retrying a failed dead-letter write: quick at first, then no more often than every 30 s. */
 const DEAD_LETTER_RETRY = { backoff: 'exponential', intervalSec: 0.2, maxIntervalSec: 30 } as const;
@@ -170,7 +177,8 @@ export class WebhookSink {
     for (let currentRetry = 0; ; currentRetry++) {
       const attemptAt = currentRetry === 0 ? firstAttemptAt : new Date();
       const body = event.body(currentRetry);
-      const result = await this.#client.post(event.target, body);
+      const trace = attemptTrace(event.id, currentRetry + 1);
+      const result = await this.#client.post(event.target, body, { traceparent: trace.traceparent });
       if (this.#closing !== undefined) return undefined;
       const finalStatus = result.status !== null && isFinalStatus(result.status, retry.finalStatuses);
       const outcome: Outcome =
@@ -181,13 +189,13 @@ export class WebhookSink {
             : 'retry';
       const retryInMs =
         outcome === 'retry' ? Math.round(retryDelayMs(retry, currentRetry, result)) : undefined;
-      this.#recordAttempt(event, currentRetry, result, outcome, retryInMs);
+      this.#recordAttempt(event, currentRetry, trace, result, outcome, retryInMs);
       if (outcome === 'delivered') return outcome;
 
       // Waiting, for a retry or for the dead-letter store, needs no slot; the key stays held until settled.
       run.pause();
       if (outcome === 'failed') {
-        this.#logFailure(event, currentRetry + 1, result, finalStatus);
+        this.#logFailure(event, currentRetry + 1, trace, result, finalStatus);
         const failure: FinalFailure = {
           attempts: currentRetry + 1,
           lastStatus: result.status,
@@ -249,6 +257,7 @@ export class WebhookSink {
   #recordAttempt(
     event: DeliveryEvent,
     currentRetry: number,
+    trace: AttemptTrace,
     result: AttemptResult,
     outcome: Outcome,
     retryInMs: number | undefined,
@@ -260,15 +269,17 @@ export class WebhookSink {
       errorType: result.error?.type ?? null,
       durationMs: result.durationMs,
     });
-    if (!this.#logger.isLevelEnabled('info')) return;
+    const level =
+      outcome === 'delivered'
+        ? 'debug'
+        : result.status !== null && AUTH_STATUSES.has(result.status)
+          ? 'error'
+          : 'warn';
+    if (!this.#logger.isLevelEnabled(level)) return;
     // Neither the URL nor the headers: both can carry credentials.
-    this.#logger.info(
+    this.#logger[level](
       {
-        event_id: event.id,
-        trigger: event.target.trigger,
-        table: event.table,
-        op: event.op,
-        lsn: formatLsn(event.commitLsn),
+        ...eventFields(event),
         attempt: currentRetry + 1,
         current_retry: currentRetry,
         status: result.status,
@@ -276,27 +287,50 @@ export class WebhookSink {
         outcome,
         error: result.error,
         retry_in_ms: retryInMs,
+        response: responseExcerpt(event, result),
+        trace_id: trace.traceId,
+        span_id: trace.spanId,
       },
       'delivery attempt',
     );
   }
 
-  #logFailure(event: DeliveryEvent, attempts: number, result: AttemptResult, finalStatus: boolean): void {
+  #logFailure(
+    event: DeliveryEvent,
+    attempts: number,
+    trace: AttemptTrace,
+    result: AttemptResult,
+    finalStatus: boolean,
+  ): void {
     this.#logger.error(
       {
         code: DELIVERY_FAILED,
-        event_id: event.id,
-        trigger: event.target.trigger,
-        table: event.table,
-        op: event.op,
-        lsn: formatLsn(event.commitLsn),
+        ...eventFields(event),
         attempts,
         status: result.status,
         final_status: finalStatus,
         error: result.error,
-        response: result.responseSnippet === '' ? undefined : result.responseSnippet,
+        response: responseExcerpt(event, result),
+        trace_id: trace.traceId,
       },
       `webhook delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
     );
   }
+}
+
+/** What names an event in every line about it. */
+function eventFields(event: DeliveryEvent) {
+  return {
+    event_id: event.id,
+    trigger: event.target.trigger,
+    table: event.table,
+    op: event.op,
+    lsn: formatLsn(event.commitLsn),
+  };
+}
+
+/** The start of the response for a log line, or undefined (no field) when the body was empty. */
+function responseExcerpt(event: DeliveryEvent, result: AttemptResult): string | undefined {
+  if (result.responseSnippet === '') return undefined;
+  return logExcerpt(result.responseSnippet, RESPONSE_EXCERPT_CHARS, headerSecrets(event.target.headers));
 }

@@ -62,10 +62,11 @@ function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
 /** Where and how a trigger's events are delivered. */
 export function webhookTarget(trigger: TriggerConfig): WebhookTarget {
   const { retry } = trigger;
+  const { url, headers } = credentialsAsHeader(trigger.webhook, trigger.headers ?? {});
   return {
     trigger: trigger.name,
-    url: trigger.webhook,
-    headers: trigger.headers ?? {},
+    url,
+    headers,
     retry: {
       numRetries: retry.num_retries,
       intervalSec: retry.interval_sec,
@@ -131,5 +132,28 @@ function accessor(relation: RelationInfo, values: TupleData): RowAccessor {
     const text = values[i];
     if (text === undefined) return undefined;
     return { text, typeOid: relation.compareTypes[i] ?? 0 };
+  };
+}
+
+/**
+ * HTTP clients do not send a URL's user:password; receivers expecting Basic auth would reject every
+ * request. The credentials become an Authorization header (unless one is configured) and leave the
+ * URL, which is then safe to log.
+ */
+function credentialsAsHeader(
+  webhook: string,
+  headers: Readonly<Record<string, string>>,
+): { url: string; headers: Readonly<Record<string, string>> } {
+  const url = new URL(webhook);
+  if (!url.username && !url.password) return { url: webhook, headers };
+  const basic = Buffer.from(
+    `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+  ).toString('base64');
+  url.username = '';
+  url.password = '';
+  const configured = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+  return {
+    url: url.toString(),
+    headers: configured ? headers : { ...headers, Authorization: `Basic ${basic}` },
   };
 }

@@ -42,7 +42,9 @@ after(async () => {
   await db?.close();
 });
 
-test(`a ${ROWS.toLocaleString('en')}-row transaction is delivered completely with bounded memory`, async (t) => {
+test(`a ${ROWS.toLocaleString('en')}-row transaction is delivered completely with bounded memory`, {
+  timeout: 30 * 60_000,
+}, async (t) => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const config = `
 source:

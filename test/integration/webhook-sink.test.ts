@@ -83,7 +83,7 @@ function sinkWithLogs(options: { deadLetter?: (event: DeliveryEvent) => Promise<
   const deadLetters: DeadLetterCall[] = [];
   const attemptInfos: AttemptInfo[] = [];
   const sink = new WebhookSink({
-    logger: pino({ level: 'info' }, stream),
+    logger: pino({ level: 'debug' }, stream),
     userAgent: USER_AGENT,
     deadLetter: (event, failure) => {
       deadLetters.push({ event, failure, settledBefore: (event as TestEvent).settledWith !== undefined });
@@ -184,7 +184,7 @@ test('body and headers arrive as sent and one log line is written per attempt', 
   const [line, ...more] = attempts();
   assert.equal(more.length, 0);
   assert.ok(line);
-  assert.equal(line.level, 30);
+  assert.equal(line.level, 20, 'a delivered attempt is logged at debug');
   assert.deepEqual(
     {
       event_id: line.event_id,
@@ -239,6 +239,11 @@ test('a receiver that fails twice gets three attempts and the event is delivered
     ],
   );
   assert.deepEqual(attempts()[0]?.error, { type: 'http', message: 'HTTP 500' });
+  assert.deepEqual(
+    attempts().map((line) => line.level),
+    [40, 40, 20],
+    'failed attempts at warn, the delivered one at debug',
+  );
   assert.deepEqual(
     attemptInfos.map((info) => [info.trigger, info.outcome, info.status, info.errorType]),
     [
@@ -790,3 +795,62 @@ function assertNoSecrets(raw: string[]): void {
     assert.ok(!line.includes(CUSTOM), `header value in log: ${line}`);
   }
 }
+
+test('each attempt sends a traceparent of the event trace, its own span, named by its log line', async (t) => {
+  const server = await receiver((_req, res) => answer(res, server.requests.length === 1 ? 500 : 200));
+  const { sink, attempts } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url, { retry: { numRetries: 1, intervalSec: 0 } });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'delivered');
+  const traceId = ev.id.replaceAll('-', '');
+  const sent = server.requests.map((req) => String(req.headers.traceparent));
+  for (const header of sent) assert.match(header, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+  assert.notEqual(sent[0], sent[1], 'each attempt is its own span');
+  assert.deepEqual(
+    attempts().map((line) => `00-${line.trace_id}-${line.span_id}-01`),
+    sent,
+    'the log line of each attempt names the span its request carried',
+  );
+});
+
+test('a failed attempt logs a short single-line excerpt of the response without header values', async (t) => {
+  // An echoing receiver sends the credentials back; they must not reach the log through the excerpt.
+  const server = await receiver((req, res) =>
+    answer(res, 500, `error\n  echo: ${JSON.stringify(req.headers)}\n${'detail '.repeat(100)}`),
+  );
+  const { sink, raw, attempts, lines } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url);
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'failed');
+  const [line] = attempts();
+  const excerpt = line?.response as string;
+  assert.ok(excerpt.startsWith('error echo: {'), excerpt);
+  assert.ok(excerpt.length <= 200, `${excerpt.length} characters`);
+  assert.ok(!/[\r\n]/.test(excerpt));
+  assert.match(excerpt, /"authorization":"\*\*\*"/);
+  const failure = lines().find((l) => l.code === 'WALHOOK_ERR_DELIVERY_FAILED');
+  assert.equal(failure?.response, excerpt);
+  assert.equal(failure?.trace_id, ev.id.replaceAll('-', ''));
+  assertNoSecrets(raw);
+});
+
+test('an attempt refused with 401 or 403 is logged at error level', async (t) => {
+  const server = await receiver((_req, res) => answer(res, server.requests.length === 1 ? 401 : 403));
+  const { sink, attempts } = sinkWithLogs();
+  t.after(() => Promise.all([sink.close(), server.close()]));
+
+  const ev = event(server.url, { retry: { numRetries: 1, intervalSec: 0 } });
+  sink.submit(ev);
+  assert.equal(await ev.outcome, 'failed');
+  assert.deepEqual(
+    attempts().map((line) => [line.status, line.outcome, line.level]),
+    [
+      [401, 'retry', 50],
+      [403, 'failed', 50],
+    ],
+  );
+});

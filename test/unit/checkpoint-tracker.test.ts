@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pino from 'pino';
+import { Acknowledger } from '../../src/checkpoint/acknowledger.js';
 import { CheckpointTracker } from '../../src/checkpoint/tracker.js';
 import { isWalhookError } from '../../src/errors.js';
 
@@ -122,4 +124,38 @@ test('the queue compacts without losing order over many transactions', () => {
   assert.equal(t.oldestUnsettled?.finalLsn, 40010n);
   for (let i = 4999; i >= 4000; i--) settles[i]?.();
   assert.equal(t.confirmable, 50005n);
+});
+
+test('the commit time of the oldest unsettled transaction follows the settled prefix', () => {
+  const { t } = tracker();
+  assert.equal(t.oldestUnsettledCommitTime, null, 'nothing unsettled');
+  const a = t.begin(100n);
+  assert.equal(t.oldestUnsettledCommitTime, null, 'not known yet');
+  a.commitTime = 1_000n;
+  const settleA = t.track(a);
+  t.commit(a, 110n);
+  const b = t.begin(200n);
+  b.commitTime = 2_000n;
+  const settleB = t.track(b);
+  t.commit(b, 210n);
+  assert.equal(t.oldestUnsettledCommitTime, 1_000n);
+  settleB();
+  assert.equal(t.oldestUnsettledCommitTime, 1_000n, 'a newer settlement does not move it');
+  settleA();
+  assert.equal(t.oldestUnsettledCommitTime, null);
+});
+
+test('the acknowledger keeps the newest server WAL end reported by keepalives', () => {
+  const t = new CheckpointTracker();
+  const ack = new Acknowledger(t, () => true, pino({ level: 'silent' }));
+  assert.equal(ack.serverWalEnd, 0n);
+  ack.keepalive(5000n, false);
+  ack.keepalive(4000n, false);
+  assert.equal(ack.serverWalEnd, 5000n, 'a reconnect may report an older position');
+  const a = t.begin(6000n);
+  t.track(a);
+  ack.keepalive(9000n, false);
+  assert.equal(ack.serverWalEnd, 9000n, 'reported even while the confirmed position cannot follow');
+  assert.equal(t.confirmable, 5000n);
+  ack.stop();
 });

@@ -44,8 +44,10 @@ test('applies every default to a minimal file', () => {
       toast: 'fetch',
       replica_identity: 'keep',
       publication_check_sec: 30,
+      heartbeat_sec: 30,
+      max_retained_wal: 1024 ** 3,
     },
-    server: { host: '127.0.0.1', port: 9187 },
+    server: { host: '127.0.0.1', port: 9187, ready_max_lag_sec: 60 },
     shutdown_grace_sec: 10,
     dead_letter: { table: 'walhook.dead_letters' },
     max_in_flight_events: 10_000,
@@ -83,9 +85,12 @@ source:
   toast: omit
   replica_identity: full
   publication_check_sec: 5
+  heartbeat_sec: 0
+  max_retained_wal: 512MiB
 server:
   host: 0.0.0.0
   port: 0
+  ready_max_lag_sec: 2.5
 shutdown_grace_sec: 2.5
 dead_letter: { file: /var/lib/walhook/dead.jsonl }
 max_in_flight_events: 500
@@ -120,8 +125,10 @@ triggers:
     toast: 'omit',
     replica_identity: 'full',
     publication_check_sec: 5,
+    heartbeat_sec: 0,
+    max_retained_wal: 512 * 1024 ** 2,
   });
-  assert.deepEqual(config.server, { host: '0.0.0.0', port: 0 });
+  assert.deepEqual(config.server, { host: '0.0.0.0', port: 0, ready_max_lag_sec: 2.5 });
   assert.equal(config.shutdown_grace_sec, 2.5);
   assert.deepEqual(config.dead_letter, { file: '/var/lib/walhook/dead.jsonl' });
   assert.equal(config.max_in_flight_events, 500);
@@ -350,6 +357,40 @@ test('reports missing keys, wrong types and out-of-range values', () => {
   invalid(
     MINIMAL.replace('table: orders', 'table: db.sales.orders'),
     'triggers[0].table: expected schema.table or table (identifiers, "double-quoted" for other characters or upper case)',
+  );
+});
+
+test('slot safety keys: heartbeat period, retained WAL size with units, ready lag', () => {
+  const sourceWith = (line: string) => MINIMAL.replace('source:\n', `source:\n  ${line}\n`);
+  const retained = (value: string) => parseConfig(sourceWith(`max_retained_wal: ${value}`), FILE, {});
+  assert.equal(retained('1048576').source.max_retained_wal, 1048576);
+  assert.equal(retained('"2048"').source.max_retained_wal, 2048, 'a string without a unit counts bytes');
+  assert.equal(retained('512B').source.max_retained_wal, 512);
+  assert.equal(retained('10kB').source.max_retained_wal, 10_000);
+  assert.equal(retained('"1.5 GB"').source.max_retained_wal, 1_500_000_000);
+  assert.equal(retained('3MB').source.max_retained_wal, 3_000_000);
+  assert.equal(retained('8KiB').source.max_retained_wal, 8192);
+  assert.equal(retained('256MiB').source.max_retained_wal, 256 * 1024 ** 2);
+  assert.equal(retained('2GiB').source.max_retained_wal, 2 * 1024 ** 3);
+  const sizeProblem =
+    'expected a byte count or a size such as 512MiB or 1GB (units B, kB, MB, GB, KiB, MiB, GiB)';
+  for (const bad of ['lots', '1TB', '-5', '1.5', '5 mib', 'true', '[1]']) {
+    rejects(
+      sourceWith(`max_retained_wal: ${bad}`),
+      'WALHOOK_ERR_CONFIG_INVALID',
+      `${FILE}: source.max_retained_wal: ${sizeProblem}`,
+    );
+  }
+  assert.equal(parseConfig(sourceWith('heartbeat_sec: 0'), FILE, {}).source.heartbeat_sec, 0);
+  rejects(
+    sourceWith('heartbeat_sec: -1'),
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: source.heartbeat_sec: must be >= 0`,
+  );
+  rejects(
+    `${MINIMAL}server:\n  ready_max_lag_sec: 0\n`,
+    'WALHOOK_ERR_CONFIG_INVALID',
+    `${FILE}: server.ready_max_lag_sec: must be > 0`,
   );
 });
 
