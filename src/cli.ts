@@ -4,6 +4,7 @@ import { configFile, parseUsage, usageError } from './cli-args.js';
 import { loadConfig } from './config/load.js';
 import { isWalhookError } from './errors.js';
 import { createLogger } from './observability/logger.js';
+import { redactText } from './observability/redact.js';
 import { version } from './version.js';
 
 const USAGE = `Usage: walhook <command> [options]
@@ -86,10 +87,15 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (isWalhookError(err) && err.exitCode === 2) {
-      process.stderr.write(`${err.code === 'WALHOOK_ERR_USAGE' ? 'walhook: ' : ''}${err.message}\n`);
+      process.stderr.write(
+        `${err.code === 'WALHOOK_ERR_USAGE' ? 'walhook: ' : ''}${redactText(err.message)}\n`,
+      );
       process.exit(2);
     }
-    process.stderr.write(`walhook: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // Connection errors can quote the connection string.
+    process.stderr.write(
+      `walhook: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
+    );
     process.exit(1);
   },
 );

@@ -3,6 +3,7 @@ import type { Config } from './config/schema.js';
 import { isWalhookError } from './errors.js';
 import { startHttpServer } from './observability/http-server.js';
 import { Metrics } from './observability/metrics.js';
+import { redactText } from './observability/redact.js';
 import { Pipeline } from './pipeline.js';
 import { version } from './version.js';
 
@@ -57,7 +58,7 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
   const fail = (err: unknown) => {
     const code = isWalhookError(err) ? err.exitCode : 1;
     // Problems an operator must act on (config-like, slot lost) also go to stderr as one line.
-    if (isWalhookError(err)) process.stderr.write(`walhook: ${err.message}\n`);
+    if (isWalhookError(err)) process.stderr.write(`walhook: ${redactText(err.message)}\n`);
     logger.error({ err, code: isWalhookError(err) ? err.code : undefined }, 'fatal error; stopping');
     void shutdown(code, 'fatal error');
   };
