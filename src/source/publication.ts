@@ -20,7 +20,8 @@ export async function ensurePublication(
     'SELECT puballtables AS all, pubviaroot AS viaroot FROM pg_publication WHERE pubname = $1',
     [publication],
   );
-  const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
+  const shown = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+  const version = Number(shown.rows[0]?.server_version_num);
   const row = existing.rows[0];
   if (!row) {
     const options = ['publish_via_partition_root = true'];

@@ -238,3 +238,21 @@ test('a table added to the config is added to the publication at the next start'
   assert.equal(delivery?.body.table.name, 'second_table');
   await stop();
 });
+
+test('stored generated columns arrive from Postgres 18 on; earlier versions do not decode them', async () => {
+  await db.query(
+    'CREATE TABLE priced (id int PRIMARY KEY, net int, gross int GENERATED ALWAYS AS (net * 2) STORED)',
+  );
+  await run(config('generated_test', trigger('priced', 'priced', '[insert]')));
+  await db.query('INSERT INTO priced (id, net) VALUES (1, 21)');
+  const [delivery] = await receiver.waitFor(1, '/priced');
+  if (db.server.major >= 18) {
+    assert.equal(
+      jsonValueText(delivery?.raw ?? '', ['event', 'data', 'new']),
+      await rowJson('priced', 'id = 1'),
+    );
+  } else {
+    assert.deepEqual(delivery?.body.event.data.new, { id: 1, net: 21 });
+  }
+  await stop();
+});
