@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KeyedQueue, type Run } from '../../src/sink/keyed-queue.js';
+import { seededRandom } from '../helpers/random.js';
 
 interface Item {
   key: string;
   seq: number;
 }
 
-/** Deterministic PRNG (mulberry32) so a failing order can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 /** A queue whose items finish only when the test says so, recording what ran and how much at once. */
 function harness(concurrency?: number) {

@@ -7,17 +7,9 @@ import {
   parseRetryAfter,
   retryDelayMs,
 } from '../../src/sink/retry-policy.js';
+import { seededRandom } from '../helpers/random.js';
 
-/** Deterministic PRNG (mulberry32) so a failing draw can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const exponential = { backoff: 'exponential', intervalSec: 1, maxIntervalSec: 60 } as const;
 const fixed = { backoff: 'fixed', intervalSec: 2.5, maxIntervalSec: 1 } as const;
