@@ -37,8 +37,6 @@ export class Pipeline {
   private wake: (() => void) | null = null;
   /** The position last confirmed to Postgres (at start, the slot's). */
   private confirmed: Lsn = 0n;
-  /** Commit time of the change being routed: the router submits that change's events synchronously. */
-  private routingCommitTime = 0n;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -69,7 +67,6 @@ export class Pipeline {
       onChange: (change) => {
         const { txn } = change;
         txn.tracked.commitTime ??= txn.commitTime;
-        this.routingCommitTime = txn.commitTime;
         this.router?.route(change);
         this.applyBackpressure();
       },
@@ -128,7 +125,7 @@ export class Pipeline {
       source.systemId,
       this.tracker,
       this.metrics,
-      (event) => this.submit(event),
+      (event) => this.sink.submit(event),
       () => this.applyBackpressure(),
     );
     this.confirm(source.confirmedLsn);
@@ -185,11 +182,6 @@ export class Pipeline {
       drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',
     );
     return drained;
-  }
-
-  private submit(event: DeliveryEvent): void {
-    this.metrics.trigger(event.target.trigger).follow(event, this.routingCommitTime);
-    this.sink.submit(event);
   }
 
   /**

@@ -107,6 +107,12 @@ const retrySchema = strictObject({
   final_statuses: z.array(statusPattern).default([]),
 });
 
+const batchSchema = strictObject({
+  // 1 keeps Hasura's one event per POST; above it the body becomes {"events": [...]}.
+  max_events: z.number().int().min(1).max(10_000).default(1),
+  max_wait_ms: z.number().int().min(0).max(60_000).default(50),
+});
+
 const triggerSchema = strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ and - only'),
   table: tableSchema,
@@ -119,6 +125,7 @@ const triggerSchema = strictObject({
   retry: retrySchema.prefault({}),
   ordering: z.enum(['row', 'trigger', 'none']).default('row'),
   concurrency: z.number().int().min(1).max(10_000).default(64),
+  batch: batchSchema.prefault({}),
 }).transform(({ table: { text, ...table }, ...trigger }) => ({ ...trigger, table, tableText: text }));
 
 const SIZE_UNITS: Record<string, number> = {

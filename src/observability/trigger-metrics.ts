@@ -1,4 +1,3 @@
-import type { DeliveryEvent } from '../sink/delivery-event.js';
 import type { AttemptInfo } from '../sink/webhook-sink.js';
 import { POSTGRES_EPOCH_MICROS } from '../source/change.js';
 import type { FilterReason } from '../triggers/matcher.js';
@@ -41,6 +40,8 @@ export class TriggerMetrics {
   private readonly duration: Observer;
   private readonly latency: Observer;
   private readonly deliveryFailed: CounterChild;
+  private readonly settledDelivered: CounterChild;
+  private readonly settledFailed: CounterChild;
   /** Attempts answered with a retry, and retry attempts begun: the difference is waiting for one. */
   private retryOutcomes = 0;
   private retriesBegun = 0;
@@ -53,7 +54,8 @@ export class TriggerMetrics {
     this.delivered = metrics.eventsDelivered.labels(name);
     this.deadLettered = metrics.eventsDeadLettered.labels(name);
     this.filteredBy = FILTER_REASONS.map((reason) => metrics.eventsFiltered.labels(name, reason));
-    for (const outcome of ['delivered', 'failed']) metrics.eventsSettled.labels(name, outcome);
+    this.settledDelivered = metrics.eventsSettled.labels(name, 'delivered');
+    this.settledFailed = metrics.eventsSettled.labels(name, 'failed');
     this.duration = metrics.deliveryDuration.labels(name);
     this.latency = metrics.endToEndLatency.labels(name);
     this.deliveryFailed = metrics.errorSeries('deliveryFailed');
@@ -89,8 +91,9 @@ export class TriggerMetrics {
     }
     child.inc();
     this.duration.observe(info.durationMs / 1000);
+    if (info.currentRetry > 0) this.retriesBegun += info.events;
     if (info.outcome === 'delivered') return;
-    if (info.outcome === 'retry') this.retryOutcomes++;
+    if (info.outcome === 'retry') this.retryOutcomes += info.events;
     else this.deliveryFailed.inc();
     this.lastError = {
       message:
@@ -99,21 +102,15 @@ export class TriggerMetrics {
     };
   }
 
-  /**
-   * Follows `event` to its settlement: the retries it begins, how it ends, and the time from its
-   * commit (`commitTime`, microseconds since 2000-01-01) to then.
-   */
-  follow(event: DeliveryEvent, commitTime: bigint): void {
-    const { body, settle } = event;
-    event.body = (currentRetry) => {
-      if (currentRetry > 0) this.retriesBegun++;
-      return body(currentRetry);
-    };
-    event.settle = (outcome) => {
-      if (outcome === 'delivered') this.delivered.inc();
-      else this.deadLettered.inc();
-      this.latency.observe(secondsSinceCommit(commitTime));
-      settle(outcome);
-    };
+  /** Counts an event's end and the time from its commit (microseconds since 2000-01-01) to now. */
+  settled(outcome: 'delivered' | 'failed', commitTime: bigint): void {
+    if (outcome === 'delivered') {
+      this.delivered.inc();
+      this.settledDelivered.inc();
+    } else {
+      this.deadLettered.inc();
+      this.settledFailed.inc();
+    }
+    this.latency.observe(secondsSinceCommit(commitTime));
   }
 }

@@ -1,4 +1,5 @@
 import type { Lsn } from '../source/change.js';
+import type { BatchLimits } from './batcher.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt (Hasura's `num_retries`). */
@@ -25,6 +26,8 @@ export interface WebhookTarget {
   ordering: OrderingMode;
   /** Requests in flight at most for this trigger. */
   concurrency: number;
+  /** With `maxEvents` above 1, events go in batches, as `{"events": [...]}`. */
+  batch: BatchLimits;
 }
 
 /** One matched change on its way to one trigger's webhook. */

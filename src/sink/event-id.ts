@@ -1,8 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { formatLsn, type Lsn } from '../source/change.js';
 
 /** Namespace of walhook event ids (a random UUID fixed once, so ids never change between versions). */
 const NAMESPACE = Buffer.from('3f1c2b7e9a4d4e0f8c55d2a1b6e3f790', 'hex');
+
+/** The namespace followed by room for the name: hashing from it allocates no buffer per event. */
+const scratch = Buffer.alloc(1024);
+NAMESPACE.copy(scratch);
 
 /**
  * A name-based (version 5) UUID of the change's identity: database system identifier, commit LSN,
@@ -10,12 +14,17 @@ const NAMESPACE = Buffer.from('3f1c2b7e9a4d4e0f8c55d2a1b6e3f790', 'hex');
  * the same id after any replay, and config edits that add or remove triggers leave other ids alone.
  */
 export function eventId(systemId: string, commitLsn: Lsn, index: number, trigger: string): string {
-  const hash = createHash('sha1')
-    .update(NAMESPACE)
-    .update(`${systemId}/${formatLsn(commitLsn)}/${index}/${trigger}`)
-    .digest();
-  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
-  const hex = hash.toString('hex', 0, 16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const name = `${systemId}/${formatLsn(commitLsn)}/${index}/${trigger}`;
+  const hex = hash('sha1', nameBytes(name), 'hex');
+  // The version (5) replaces the high nibble of byte 6, the variant (10xx) the top bits of byte 8.
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function nameBytes(name: string): Buffer {
+  const room = scratch.length - NAMESPACE.length;
+  // Every UTF-16 unit takes at most 3 bytes in UTF-8, so a name that fits by this bound is never cut.
+  if (name.length * 3 > room) return Buffer.concat([NAMESPACE, Buffer.from(name)]);
+  const written = scratch.write(name, NAMESPACE.length, 'utf8');
+  return scratch.subarray(0, NAMESPACE.length + written);
 }

@@ -11,8 +11,19 @@ export interface RenderedRows {
   toastFetched: readonly string[];
 }
 
+/** The last commit time rendered: every event of a transaction shares it. */
+let lastCommitTime = -1n;
+let lastCommitTimeIso = '';
+
 /** Commit time as ISO 8601 in UTC with microseconds, like Hasura's `created_at`. */
 export function commitTimeIso(commitTime: bigint): string {
+  if (commitTime === lastCommitTime) return lastCommitTimeIso;
+  lastCommitTime = commitTime;
+  lastCommitTimeIso = renderCommitTime(commitTime);
+  return lastCommitTimeIso;
+}
+
+function renderCommitTime(commitTime: bigint): string {
   const micros = commitTime + POSTGRES_EPOCH_MICROS;
   const seconds = micros / 1_000_000n;
   const fraction = (micros % 1_000_000n).toString().padStart(6, '0');
@@ -42,11 +53,10 @@ export function hasuraBody(
     `"session_variables":null,"trace_context":null${toast}},` +
     `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
   const tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
-  // Held as bytes: thousands of events wait in memory under backpressure, and a string built from
-  // many pieces stays a tree of them (about twice the size of its text).
-  const fixed = Buffer.from(head, 'utf8');
+  // Kept as text: converting to bytes and back cost more per event than the memory it saves, since
+  // the in-flight limits bound how many bodies wait.
   return {
-    body: (currentRetry) => fixed.toString('utf8') + currentRetry + tail,
-    bytes: fixed.length + tail.length + 1,
+    body: (currentRetry) => head + currentRetry + tail,
+    bytes: Buffer.byteLength(head) + tail.length + 1,
   };
 }

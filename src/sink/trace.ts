@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The W3C trace context of one delivery attempt. */
 export interface AttemptTrace {
@@ -19,6 +19,6 @@ export interface AttemptTrace {
  */
 export function attemptTrace(eventId: string, attempt: number): AttemptTrace {
   const traceId = eventId.replaceAll('-', '').toLowerCase();
-  const spanId = createHash('sha256').update(`${traceId}/${attempt}`).digest('hex').slice(0, 16);
+  const spanId = hash('sha256', `${traceId}/${attempt}`, 'hex').slice(0, 16);
   return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
 }

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { WebhookTarget } from './delivery-event.js';
 import { MAX_TIMER_MS } from './retry-policy.js';
 
@@ -43,6 +43,13 @@ export interface AttemptResult {
   retryAfter?: string;
 }
 
+/** Where a target's requests go and what they always carry, worked out once per target. */
+interface Route {
+  origin: string;
+  path: string;
+  headers: Record<string, string>;
+}
+
 /** POSTs webhook bodies over one shared keep-alive connection pool per origin. */
 export class WebhookClient {
   readonly #agent = new Agent({
@@ -52,7 +59,7 @@ export class WebhookClient {
     bodyTimeout: 0,
   });
   readonly #userAgent: string;
-  readonly #headers = new WeakMap<WebhookTarget, Record<string, string>>();
+  readonly #routes = new WeakMap<WebhookTarget, Route>();
 
   constructor(options: { userAgent: string }) {
     this.#userAgent = options.userAgent;
@@ -60,52 +67,31 @@ export class WebhookClient {
 
   /**
    * Never rejects: every failure comes back as `error` so the caller can decide to retry. The timeout
-   * covers the whole attempt, connecting and reading the body included. `attemptHeaders` (lower-case
-   * names, such as `traceparent`) are added to the target's for this attempt only.
+   * covers the whole attempt, waiting for a connection and reading the body included. `attemptHeaders`
+   * (lower-case names, such as `traceparent`) are added to the target's for this attempt only.
    */
-  async post(
+  post(
     target: WebhookTarget,
     body: string,
     attemptHeaders?: Readonly<Record<string, string>>,
   ): Promise<AttemptResult> {
-    const started = performance.now();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        controller.abort();
-      },
-      Math.min(target.retry.timeoutSec * 1000, MAX_TIMER_MS),
-    );
-    try {
-      // `request` follows no redirect: a 3xx is an answer like any other non-2xx and is retried, which
-      // also keeps the body and its credentials from being sent to wherever a receiver points.
-      const response = await request(target.url, {
-        dispatcher: this.#agent,
-        method: 'POST',
-        headers:
-          attemptHeaders === undefined
-            ? this.#headersFor(target)
-            : { ...this.#headersFor(target), ...attemptHeaders },
-        body,
-        signal: controller.signal,
-      });
-      const status = response.statusCode;
-      const responseSnippet = await readSnippet(response.body);
-      const retryAfter = firstValue(response.headers['retry-after']);
-      const result: AttemptResult = { status, durationMs: performance.now() - started, responseSnippet };
-      if (retryAfter !== undefined) result.retryAfter = retryAfter;
-      if (status < 200 || status >= 300) result.error = { type: 'http', message: `HTTP ${status}` };
-      return result;
-    } catch (err) {
-      const error: AttemptError = timedOut
-        ? { type: 'timeout', message: `no response within ${target.retry.timeoutSec}s` }
-        : classify(err);
-      return { status: null, durationMs: performance.now() - started, responseSnippet: '', error };
-    } finally {
-      clearTimeout(timer);
-    }
+    const route = this.#routeFor(target);
+    return new Promise((resolve) => {
+      const exchange = new Exchange(target.retry.timeoutSec, resolve);
+      // `dispatch` follows no redirect: a 3xx is an answer like any other non-2xx and is retried, which
+      // also keeps the body and its credentials from being sent to wherever a receiver points. It is the
+      // layer under `request()`, without the per-request stream and abort signal the hot path cannot afford.
+      this.#agent.dispatch(
+        {
+          origin: route.origin,
+          path: route.path,
+          method: 'POST',
+          headers: attemptHeaders === undefined ? route.headers : { ...route.headers, ...attemptHeaders },
+          body,
+        },
+        exchange,
+      );
+    });
   }
 
   /** Aborts requests in flight and closes every connection. */
@@ -113,43 +99,112 @@ export class WebhookClient {
     return this.#agent.destroy();
   }
 
-  #headersFor(target: WebhookTarget): Record<string, string> {
-    let headers = this.#headers.get(target);
-    if (headers === undefined) {
+  #routeFor(target: WebhookTarget): Route {
+    let route = this.#routes.get(target);
+    if (route === undefined) {
       // Lower-cased so a target's `content-type` replaces ours instead of travelling next to it.
-      headers = {};
+      const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
       headers['content-type'] = 'application/json';
       headers['user-agent'] = this.#userAgent;
-      this.#headers.set(target, headers);
+      const url = new URL(target.url);
+      route = { origin: url.origin, path: `${url.pathname}${url.search}`, headers };
+      this.#routes.set(target, route);
     }
-    return headers;
+    return route;
   }
 }
 
 /**
- * Reads the body to its end (so the connection goes back to the pool), keeping only its start. The status
- * is the receiver's answer, so a body cut short by the timeout, a reset or the size cap costs only the
- * connection and the rest of the snippet, never the outcome.
+ * One attempt, as undici's dispatch handler. It reads the body to its end (so the connection goes back
+ * to the pool), keeping only its start. The status is the receiver's answer, so a body cut short by a
+ * reset or the size cap costs only the connection and the rest of the snippet, never the outcome.
  */
-async function readSnippet(body: AsyncIterable<Buffer>): Promise<string> {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let readBytes = 0;
-  try {
-    for await (const chunk of body) {
-      if (keptBytes < SNIPPET_BYTES) {
-        kept.push(chunk);
-        keptBytes += chunk.length;
-      }
-      readBytes += chunk.length;
-      // Leaving the loop destroys the body, and with it the connection: an endless body ends here.
-      if (readBytes > DISCARD_LIMIT_BYTES) break;
-    }
-  } catch {
-    // The stream is destroyed already; what arrived before is all there is.
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #started = performance.now();
+  readonly #timeoutSec: number;
+  readonly #timer: NodeJS.Timeout;
+  #resolve: ((result: AttemptResult) => void) | null;
+  #controller: Dispatcher.DispatchController | null = null;
+  #status: number | null = null;
+  #retryAfter: string | undefined;
+  #kept: Buffer[] = [];
+  #keptBytes = 0;
+  #readBytes = 0;
+
+  constructor(timeoutSec: number, resolve: (result: AttemptResult) => void) {
+    this.#timeoutSec = timeoutSec;
+    this.#resolve = resolve;
+    this.#timer = setTimeout(() => this.#timeout(), Math.min(timeoutSec * 1000, MAX_TIMER_MS));
   }
-  return Buffer.concat(kept, Math.min(keptBytes, SNIPPET_BYTES)).toString('utf8');
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Timed out while waiting for a connection: the request is never sent.
+    if (this.#resolve === null) controller.abort(new Error('attempt timed out'));
+    else this.#controller = controller;
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.#status = statusCode;
+    this.#retryAfter = firstValue(headers['retry-after']);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#keptBytes < SNIPPET_BYTES) {
+      this.#kept.push(chunk);
+      this.#keptBytes += chunk.length;
+    }
+    this.#readBytes += chunk.length;
+    // Aborting destroys the connection: an endless body ends here, and the answer stands.
+    if (this.#readBytes > DISCARD_LIMIT_BYTES) {
+      this.#answer();
+      controller.abort(new Error('response body too large'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#answer();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#status !== null) this.#answer();
+    else this.#finish({ status: null, responseSnippet: '', error: classify(err) });
+  }
+
+  #answer(): void {
+    const status = this.#status as number;
+    const result: Omit<AttemptResult, 'durationMs'> = {
+      status,
+      responseSnippet:
+        this.#keptBytes === 0
+          ? ''
+          : Buffer.concat(this.#kept, Math.min(this.#keptBytes, SNIPPET_BYTES)).toString('utf8'),
+    };
+    if (this.#retryAfter !== undefined) result.retryAfter = this.#retryAfter;
+    if (status < 200 || status >= 300) result.error = { type: 'http', message: `HTTP ${status}` };
+    this.#finish(result);
+  }
+
+  #timeout(): void {
+    if (this.#status !== null) this.#answer();
+    const error: AttemptError = { type: 'timeout', message: `no response within ${this.#timeoutSec}s` };
+    this.#finish({ status: null, responseSnippet: '', error });
+    // Before a connection, `onRequestStart` aborts instead; after an answer, the body is cut short.
+    this.#controller?.abort(new Error('attempt timed out'));
+  }
+
+  #finish(result: Omit<AttemptResult, 'durationMs'>): void {
+    const resolve = this.#resolve;
+    if (resolve === null) return;
+    this.#resolve = null;
+    clearTimeout(this.#timer);
+    this.#kept = [];
+    resolve({ ...result, durationMs: performance.now() - this.#started });
+  }
 }
 
 function firstValue(header: string | string[] | undefined): string | undefined {

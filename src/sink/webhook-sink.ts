@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
 import { headerSecrets, logExcerpt } from '../observability/redact.js';
 import { formatLsn } from '../source/change.js';
+import { Batcher, laneOf } from './batcher.js';
 import type { DeliveryEvent } from './delivery-event.js';
 import { KeyedQueue, type Run } from './keyed-queue.js';
 import { backoffMs, isFinalStatus, MAX_TIMER_MS, retryDelayMs } from './retry-policy.js';
@@ -39,6 +40,9 @@ export interface FinalFailure {
 
 export interface AttemptInfo {
   trigger: string;
+  /** Events in the POST: 1, or the size of a batch. */
+  events: number;
+  currentRetry: number;
   outcome: Outcome;
   status: number | null;
   errorType: AttemptErrorType | null;
@@ -60,6 +64,15 @@ interface Job {
   seq: number;
 }
 
+/** The events of one POST: one event, or a batch of a trigger with `batch.max_events` above 1. */
+type Parcel = readonly Job[];
+
+/** A trigger's delivery state: its queue of parcels and, when it batches, the batches being gathered. */
+interface TriggerLine {
+  queue: KeyedQueue<Parcel>;
+  batcher: Batcher<Job> | null;
+}
+
 interface DrainWaiter {
   /** Waits for events with `seq` below this. */
   upTo: number;
@@ -78,7 +91,7 @@ export class WebhookSink {
   readonly #client: WebhookClient;
   readonly #deadLetter: WebhookSinkOptions['deadLetter'];
   readonly #onAttempt: WebhookSinkOptions['onAttempt'];
-  readonly #queues = new Map<string, KeyedQueue<Job>>();
+  readonly #lines = new Map<string, TriggerLine>();
   readonly #drains = new Set<DrainWaiter>();
   /** Wakes each event waiting between retries, so `close` need not wait for the interval. */
   readonly #sleepers = new Set<() => void>();
@@ -107,18 +120,38 @@ export class WebhookSink {
   submit(event: DeliveryEvent): void {
     // Left unsettled on purpose: the checkpoint has not passed it, so a restart replays it from the WAL.
     if (this.#closing !== undefined) return;
-    const { trigger, ordering, concurrency } = event.target;
-    let queue = this.#queues.get(trigger);
-    if (queue === undefined) {
-      queue = new KeyedQueue<Job>((job, run) => this.#start(job, run), { concurrency });
-      this.#queues.set(trigger, queue);
-    }
+    const { target } = event;
+    const line = this.#lines.get(target.trigger) ?? this.#openLine(event.target);
     const seq = this.#nextSeq++;
     this.#inFlight++;
     this.#inFlightBytes += event.bytes;
-    // One key for the whole trigger serialises it; a key per event leaves only the concurrency cap.
-    const key = ordering === 'row' ? event.orderingKey : ordering === 'trigger' ? '' : String(seq);
-    queue.push(key, { event, seq });
+    const job: Job = { event, seq };
+    const { ordering } = target;
+    if (line.batcher === null) {
+      // One key for the whole trigger serialises it; a key per event leaves only the concurrency cap.
+      const key = ordering === 'row' ? event.orderingKey : ordering === 'trigger' ? '' : String(seq);
+      line.queue.push(key, [job]);
+    } else {
+      // A row's events share a lane whose batches go one at a time, so they can never overtake each other.
+      const lane = ordering === 'row' ? laneOf(event.orderingKey, target.concurrency) : '';
+      line.batcher.add(lane, job);
+    }
+  }
+
+  #openLine(target: DeliveryEvent['target']): TriggerLine {
+    const queue = new KeyedQueue<Parcel>((parcel, run) => this.#start(parcel, run), {
+      concurrency: target.concurrency,
+    });
+    const batcher =
+      target.batch.maxEvents === 1
+        ? null
+        : new Batcher<Job>(target.batch, (lane, jobs) =>
+            // Unordered batches need no lane of their own: each may go as soon as a slot is free.
+            queue.push(target.ordering === 'none' ? String(jobs[0]?.seq) : lane, jobs),
+          );
+    const line = { queue, batcher };
+    this.#lines.set(target.trigger, line);
+    return line;
   }
 
   /** Resolves true once every event submitted so far is settled, false if `timeoutMs` passes first. */
@@ -150,20 +183,23 @@ export class WebhookSink {
   }
 
   async #shutdown(): Promise<void> {
-    for (const queue of this.#queues.values()) queue.clear();
+    for (const { queue, batcher } of this.#lines.values()) {
+      queue.clear();
+      batcher?.clear();
+    }
     for (const wake of this.#sleepers) wake();
     for (const waiter of this.#drains) waiter.finish(false);
     await this.#client.close();
   }
 
-  #start(job: Job, run: Run): void {
-    this.#deliver(job.event, run)
+  #start(parcel: Parcel, run: Run): void {
+    this.#deliver(parcel, run)
       .then((outcome) => {
-        if (outcome !== undefined) this.#settle(job, outcome);
+        if (outcome !== undefined) for (const job of parcel) this.#settle(job, outcome);
       })
       .catch((err: unknown) => {
         this.#logger.error(
-          { err, event_id: job.event.id, trigger: job.event.target.trigger },
+          { err, ...parcelFields(parcel), trigger: parcel[0]?.event.target.trigger },
           'webhook delivery crashed',
         );
       })
@@ -171,14 +207,16 @@ export class WebhookSink {
   }
 
   /** Resolves with the final outcome, or undefined when the sink closed first. */
-  async #deliver(event: DeliveryEvent, run: Run): Promise<'delivered' | 'failed' | undefined> {
-    const { retry } = event.target;
+  async #deliver(parcel: Parcel, run: Run): Promise<'delivered' | 'failed' | undefined> {
+    const { target } = (parcel[0] as Job).event;
+    const { retry } = target;
+    const batched = target.batch.maxEvents > 1;
     const firstAttemptAt = new Date();
     for (let currentRetry = 0; ; currentRetry++) {
       const attemptAt = currentRetry === 0 ? firstAttemptAt : new Date();
-      const body = event.body(currentRetry);
-      const trace = attemptTrace(event.id, currentRetry + 1);
-      const result = await this.#client.post(event.target, body, { traceparent: trace.traceparent });
+      const body = batched ? batchBody(parcel, currentRetry) : (parcel[0] as Job).event.body(currentRetry);
+      const trace = attemptTrace((parcel[0] as Job).event.id, currentRetry + 1);
+      const result = await this.#client.post(target, body, { traceparent: trace.traceparent });
       if (this.#closing !== undefined) return undefined;
       const finalStatus = result.status !== null && isFinalStatus(result.status, retry.finalStatuses);
       const outcome: Outcome =
@@ -189,23 +227,27 @@ export class WebhookSink {
             : 'retry';
       const retryInMs =
         outcome === 'retry' ? Math.round(retryDelayMs(retry, currentRetry, result)) : undefined;
-      this.#recordAttempt(event, currentRetry, trace, result, outcome, retryInMs);
+      this.#recordAttempt(parcel, currentRetry, trace, result, outcome, retryInMs);
       if (outcome === 'delivered') return outcome;
 
       // Waiting, for a retry or for the dead-letter store, needs no slot; the key stays held until settled.
       run.pause();
       if (outcome === 'failed') {
-        this.#logFailure(event, currentRetry + 1, trace, result, finalStatus);
-        const failure: FinalFailure = {
-          attempts: currentRetry + 1,
-          lastStatus: result.status,
-          lastError: result.error ?? null,
-          responseSnippet: result.responseSnippet,
-          firstAttemptAt,
-          lastAttemptAt: attemptAt,
-          body,
-        };
-        return (await this.#storeDeadLetter(event, failure)) ? outcome : undefined;
+        this.#logFailure(parcel, currentRetry + 1, trace, result, finalStatus);
+        for (const { event } of parcel) {
+          const failure: FinalFailure = {
+            attempts: currentRetry + 1,
+            lastStatus: result.status,
+            lastError: result.error ?? null,
+            responseSnippet: result.responseSnippet,
+            firstAttemptAt,
+            lastAttemptAt: attemptAt,
+            // Each event of a batch becomes its own dead letter, still in the envelope its receiver reads.
+            body: batched ? batchBody([{ event, seq: 0 }], currentRetry) : body,
+          };
+          if (!(await this.#storeDeadLetter(event, failure))) return undefined;
+        }
+        return outcome;
       }
       await this.#sleep(retryInMs ?? 0);
       if (this.#closing !== undefined) return undefined;
@@ -255,15 +297,18 @@ export class WebhookSink {
   }
 
   #recordAttempt(
-    event: DeliveryEvent,
+    parcel: Parcel,
     currentRetry: number,
     trace: AttemptTrace,
     result: AttemptResult,
     outcome: Outcome,
     retryInMs: number | undefined,
   ): void {
+    const { target } = (parcel[0] as Job).event;
     this.#onAttempt?.({
-      trigger: event.target.trigger,
+      trigger: target.trigger,
+      events: parcel.length,
+      currentRetry,
       outcome,
       status: result.status,
       errorType: result.error?.type ?? null,
@@ -279,7 +324,7 @@ export class WebhookSink {
     // Neither the URL nor the headers: both can carry credentials.
     this.#logger[level](
       {
-        ...eventFields(event),
+        ...parcelFields(parcel),
         attempt: currentRetry + 1,
         current_retry: currentRetry,
         status: result.status,
@@ -287,7 +332,7 @@ export class WebhookSink {
         outcome,
         error: result.error,
         retry_in_ms: retryInMs,
-        response: responseExcerpt(event, result),
+        response: responseExcerpt(target, result),
         trace_id: trace.traceId,
         span_id: trace.spanId,
       },
@@ -296,7 +341,7 @@ export class WebhookSink {
   }
 
   #logFailure(
-    event: DeliveryEvent,
+    parcel: Parcel,
     attempts: number,
     trace: AttemptTrace,
     result: AttemptResult,
@@ -305,12 +350,12 @@ export class WebhookSink {
     this.#logger.error(
       {
         code: DELIVERY_FAILED,
-        ...eventFields(event),
+        ...parcelFields(parcel),
         attempts,
         status: result.status,
         final_status: finalStatus,
         error: result.error,
-        response: responseExcerpt(event, result),
+        response: responseExcerpt((parcel[0] as Job).event.target, result),
         trace_id: trace.traceId,
       },
       `webhook delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
@@ -318,19 +363,30 @@ export class WebhookSink {
   }
 }
 
-/** What names an event in every line about it. */
-function eventFields(event: DeliveryEvent) {
+/** The body of a batch: its events' bodies, in order, in one envelope. */
+function batchBody(parcel: Parcel, currentRetry: number): string {
+  let body = '{"events":[';
+  for (let i = 0; i < parcel.length; i++) {
+    body += (i === 0 ? '' : ',') + (parcel[i] as Job).event.body(currentRetry);
+  }
+  return `${body}]}`;
+}
+
+/** What names the events of a POST in every line about it: the first event, and the count of a batch. */
+function parcelFields(parcel: Parcel) {
+  const { event } = parcel[0] as Job;
   return {
     event_id: event.id,
     trigger: event.target.trigger,
     table: event.table,
     op: event.op,
     lsn: formatLsn(event.commitLsn),
+    events: parcel.length === 1 ? undefined : parcel.length,
   };
 }
 
 /** The start of the response for a log line, or undefined (no field) when the body was empty. */
-function responseExcerpt(event: DeliveryEvent, result: AttemptResult): string | undefined {
+function responseExcerpt(target: DeliveryEvent['target'], result: AttemptResult): string | undefined {
   if (result.responseSnippet === '') return undefined;
-  return logExcerpt(result.responseSnippet, RESPONSE_EXCERPT_CHARS, headerSecrets(event.target.headers));
+  return logExcerpt(result.responseSnippet, RESPONSE_EXCERPT_CHARS, headerSecrets(target.headers));
 }

@@ -50,8 +50,16 @@ export type PgoutputMessage =
 /** Postgres timestamps count microseconds from 2000-01-01T00:00:00Z. */
 export const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
 
+/** The last LSN formatted: every event of a transaction formats its commit LSN, twice. */
+let lastLsn = -1n;
+let lastLsnText = '';
+
 export function formatLsn(lsn: Lsn): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+  if (lsn !== lastLsn) {
+    lastLsn = lsn;
+    lastLsnText = `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+  }
+  return lastLsnText;
 }
 
 export function parseLsn(text: string): Lsn {

@@ -77,6 +77,7 @@ export function webhookTarget(trigger: TriggerConfig): WebhookTarget {
     },
     ordering: trigger.ordering,
     concurrency: trigger.concurrency,
+    batch: { maxEvents: trigger.batch.max_events, maxWaitMs: trigger.batch.max_wait_ms },
   };
 }
 

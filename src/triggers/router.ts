@@ -47,7 +47,8 @@ export class EventRouter {
       key ??= rowKey(change, images);
       const id = eventId(this.systemId, txn.finalLsn, change.index, trigger.name);
       const settleTransaction = this.tracker.track(txn.tracked);
-      this.metrics.eventsMatched.inc({ trigger: trigger.name });
+      const triggerMetrics = this.metrics.trigger(trigger.name);
+      triggerMetrics.matched.inc();
       this.metrics.inFlightEvents.inc();
       this.submit({
         id,
@@ -59,7 +60,7 @@ export class EventRouter {
         ...hasuraBody(change, rows, trigger, id),
         settle: (outcome) => {
           this.metrics.inFlightEvents.dec();
-          this.metrics.eventsSettled.inc({ trigger: trigger.name, outcome });
+          triggerMetrics.settled(outcome, txn.commitTime);
           settleTransaction();
           this.onSettled();
         },

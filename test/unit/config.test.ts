@@ -69,6 +69,7 @@ test('applies every default to a minimal file', () => {
         },
         ordering: 'row',
         concurrency: 64,
+        batch: { max_events: 1, max_wait_ms: 50 },
       },
     ],
   });
@@ -113,6 +114,9 @@ triggers:
       final_statuses: [410, 4xx]
     ordering: trigger
     concurrency: 8
+    batch:
+      max_events: 500
+      max_wait_ms: 0
 `,
     FILE,
     {},
@@ -152,6 +156,7 @@ triggers:
     },
     ordering: 'trigger',
     concurrency: 8,
+    batch: { max_events: 500, max_wait_ms: 0 },
   });
 });
 
@@ -302,13 +307,13 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency, batch)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency, batch)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),
