@@ -1,5 +1,6 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type CounterChild, CounterFamily, CountGauge, liveGauge } from './counters.js';
+import { HistogramFamily } from './histogram-family.js';
 import { TriggerMetrics } from './trigger-metrics.js';
 
 /** What went wrong, for `walhook_errors_total`: a fixed set, so the label stays bounded. */
@@ -96,20 +97,20 @@ export class Metrics {
     'Errors by type and stage (a fixed set; see docs/metrics.md). Filtered changes are not errors.',
     ['error_type', 'stage'],
   );
-  readonly deliveryDuration = new Histogram({
-    name: 'walhook_delivery_duration_seconds',
-    help: 'Duration of one HTTP delivery attempt, response body included.',
-    labelNames: ['trigger'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.registry],
-  });
-  readonly endToEndLatency = new Histogram({
-    name: 'walhook_end_to_end_latency_seconds',
-    help: 'From the commit in Postgres to the event settled (delivered or dead-lettered).',
-    labelNames: ['trigger'] as const,
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
-    registers: [this.registry],
-  });
+  readonly deliveryDuration = new HistogramFamily(
+    this.registry,
+    'walhook_delivery_duration_seconds',
+    'Duration of one HTTP delivery attempt, response body included.',
+    ['trigger'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+  readonly endToEndLatency = new HistogramFamily(
+    this.registry,
+    'walhook_end_to_end_latency_seconds',
+    'From the commit in Postgres to the event settled (delivered or dead-lettered).',
+    ['trigger'],
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+  );
   readonly inFlightEvents = new CountGauge(
     this.registry,
     'walhook_in_flight_events',

@@ -51,15 +51,19 @@ export class Batcher<T> {
   }
 }
 
+/** Lane names by number, made once: a lane is looked up for every event. */
+const LANE_NAMES: string[] = [];
+
 /**
  * The lane of a row's events among `lanes`: FNV-1a of its ordering key, so every event of a row goes to
  * the same lane and lanes fill evenly.
  */
 export function laneOf(orderingKey: string, lanes: number): string {
+  while (LANE_NAMES.length < lanes) LANE_NAMES.push(String(LANE_NAMES.length));
   let hash = 0x811c9dc5;
   for (let i = 0; i < orderingKey.length; i++) {
     hash ^= orderingKey.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
-  return String((hash >>> 0) % lanes);
+  return LANE_NAMES[(hash >>> 0) % lanes] as string;
 }
