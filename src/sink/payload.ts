@@ -34,29 +34,35 @@ function renderCommitTime(commitTime: bigint): string {
  * Hasura's event-trigger body. Everything but `delivery_info.current_retry` is fixed per event, so
  * the text is built once and each attempt only splices in its retry number.
  */
-export function hasuraBody(
-  change: Change,
-  rows: RenderedRows,
-  trigger: { name: string; maxRetries: number },
-  id: string,
-): { body: (currentRetry: number) => string; bytes: number } {
-  const { relation, txn } = change;
-  let toast = '';
-  if (rows.unchangedToast.length > 0)
-    toast += `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}`;
-  if (rows.toastFetched.length > 0) toast += `,"toast_fetched_columns":${JSON.stringify(rows.toastFetched)}`;
-  const head =
-    `{"id":"${id}","created_at":"${commitTimeIso(txn.commitTime)}",` +
-    `"trigger":{"name":${jsonString(trigger.name)}},` +
-    `"table":{"schema":${jsonString(relation.schema)},"name":${jsonString(relation.name)}},` +
-    `"event":{"op":"${change.op}","data":{"old":${rows.oldJson},"new":${rows.newJson}},` +
-    `"session_variables":null,"trace_context":null${toast}},` +
-    `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
-  const tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
-  // Kept as text: converting to bytes and back cost more per event than the memory it saves, since
-  // the in-flight limits bound how many bodies wait.
-  return {
-    body: (currentRetry) => head + currentRetry + tail,
-    bytes: Buffer.byteLength(head) + tail.length + 1,
-  };
+export class HasuraBody {
+  readonly #head: string;
+  readonly #tail: string;
+  /** Size of the body in bytes. */
+  readonly bytes: number;
+
+  constructor(change: Change, rows: RenderedRows, trigger: { name: string; maxRetries: number }, id: string) {
+    const { relation, txn } = change;
+    let toast = '';
+    if (rows.unchangedToast.length > 0)
+      toast += `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}`;
+    if (rows.toastFetched.length > 0)
+      toast += `,"toast_fetched_columns":${JSON.stringify(rows.toastFetched)}`;
+    this.#head =
+      `{"id":"${id}","created_at":"${commitTimeIso(txn.commitTime)}",` +
+      `"trigger":{"name":${jsonString(trigger.name)}},` +
+      `"table":{"schema":${jsonString(relation.schema)},"name":${jsonString(relation.name)}},` +
+      `"event":{"op":"${change.op}","data":{"old":${rows.oldJson},"new":${rows.newJson}},` +
+      `"session_variables":null,"trace_context":null${toast}},` +
+      `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
+    this.#tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
+    // Kept as text, not bytes: converting back and forth cost more per event than the memory it would
+    // save, since the in-flight limits bound how many bodies wait. Measuring the length also flattens
+    // the concatenation, so a waiting body is one string, not a tree of its pieces.
+    this.bytes = Buffer.byteLength(this.#head) + this.#tail.length + 1;
+  }
+
+  /** The body of the attempt after `currentRetry` failed ones. */
+  render(currentRetry: number): string {
+    return this.#head + currentRetry + this.#tail;
+  }
 }

@@ -278,8 +278,10 @@ export class WebhookSink {
   #settle(job: Job, outcome: 'delivered' | 'failed'): void {
     this.#inFlight--;
     this.#inFlightBytes -= job.event.bytes;
-    for (const waiter of this.#drains) {
-      if (job.seq < waiter.upTo && --waiter.remaining === 0) waiter.finish(true);
+    if (this.#drains.size > 0) {
+      for (const waiter of this.#drains) {
+        if (job.seq < waiter.upTo && --waiter.remaining === 0) waiter.finish(true);
+      }
     }
     job.event.settle(outcome);
   }

@@ -2,10 +2,11 @@ import type { CheckpointTracker } from '../checkpoint/tracker.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryEvent } from '../sink/delivery-event.js';
 import { eventId } from '../sink/event-id.js';
-import { hasuraBody, type RenderedRows } from '../sink/payload.js';
+import { HasuraBody, type RenderedRows } from '../sink/payload.js';
 import { rowImages, rowKey, rowToJson } from '../source/row-images.js';
 import type { Change } from '../source/transaction-reader.js';
 import { filterReason, type TriggerIndex } from './matcher.js';
+import { RoutedEvent, type SettleHooks } from './routed-event.js';
 
 /**
  * The triggers stage: each change becomes one delivery event per trigger that fires, registered with
@@ -22,6 +23,13 @@ export class EventRouter {
     /** After every settlement, for backpressure. */
     private readonly onSettled: () => void,
   ) {}
+
+  private readonly hooks: SettleHooks = {
+    settled: () => {
+      this.metrics.inFlightEvents.dec();
+      this.onSettled();
+    },
+  };
 
   route(change: Change): void {
     const { relation, txn } = change;
@@ -46,25 +54,24 @@ export class EventRouter {
       };
       key ??= rowKey(change, images);
       const id = eventId(this.systemId, txn.finalLsn, change.index, trigger.name);
-      const settleTransaction = this.tracker.track(txn.tracked);
       const triggerMetrics = this.metrics.trigger(trigger.name);
       triggerMetrics.matched.inc();
       this.metrics.inFlightEvents.inc();
-      this.submit({
-        id,
-        target: trigger.target,
-        orderingKey: key,
-        op: change.op,
-        table,
-        commitLsn: txn.finalLsn,
-        ...hasuraBody(change, rows, trigger, id),
-        settle: (outcome) => {
-          this.metrics.inFlightEvents.dec();
-          triggerMetrics.settled(outcome, txn.commitTime);
-          settleTransaction();
-          this.onSettled();
-        },
-      });
+      this.submit(
+        new RoutedEvent(
+          id,
+          trigger.target,
+          key,
+          change.op,
+          table,
+          txn.finalLsn,
+          txn.commitTime,
+          new HasuraBody(change, rows, trigger, id),
+          triggerMetrics,
+          this.tracker.track(txn.tracked),
+          this.hooks,
+        ),
+      );
     }
   }
 }
