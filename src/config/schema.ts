@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SUBJECT, subjectTemplateProblem } from '../sink/nats/subject.js';
 import { whereSchema } from '../triggers/where-schema.js';
 
 export const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
@@ -113,20 +114,88 @@ const batchSchema = strictObject({
   max_wait_ms: z.number().int().min(0).max(60_000).default(50),
 });
 
+/** nats.js reads only host and port from a server URL, so anything else would be silently ignored. */
+const natsServer = z.string().refine((text) => {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (
+    url.protocol === 'nats:' &&
+    url.hostname !== '' &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.pathname === '' || url.pathname === '/') &&
+    url.search === '' &&
+    url.hash === ''
+  );
+}, 'expected nats://host or nats://host:port');
+
+const natsSinkSchema = strictObject({
+  type: z.literal('nats'),
+  servers: uniqueList(natsServer, 'server', 'servers'),
+  subject: z
+    .string()
+    .superRefine((text, ctx) => {
+      const problem = subjectTemplateProblem(text);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default(DEFAULT_SUBJECT),
+  // JetStream's own rule for stream names.
+  stream: z
+    .string()
+    .regex(/^[^\s.*>/\\]+$/, 'expected a stream name: no spaces, ., *, >, / or \\')
+    .optional(),
+  ack_timeout_sec: z.number().positive().default(5),
+});
+
+/** Keys that only mean something for a webhook. */
+const WEBHOOK_ONLY_KEYS = ['headers', 'retry', 'batch'] as const;
+
 const triggerSchema = strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ and - only'),
   table: tableSchema,
   operations: uniqueList(z.enum(OPERATIONS), 'operation', 'operations'),
   columns: uniqueList(z.string().min(1), 'column', 'columns').optional(),
   where: whereSchema.optional(),
-  webhook: webhookSchema,
+  // Exactly one of webhook and sink (see the superRefine below).
+  webhook: webhookSchema.optional(),
+  sink: natsSinkSchema.optional(),
   headers: z.record(headerName, headerValue).optional(),
-  // prefault (not default) so an omitted block still gets each key's own default
-  retry: retrySchema.prefault({}),
+  // Defaults filled in by the transform, so that a sink trigger setting them can be told apart.
+  retry: retrySchema.optional(),
   ordering: z.enum(['row', 'trigger', 'none']).default('row'),
   concurrency: z.number().int().min(1).max(10_000).default(64),
-  batch: batchSchema.prefault({}),
-}).transform(({ table: { text, ...table }, ...trigger }) => ({ ...trigger, table, tableText: text }));
+  batch: batchSchema.optional(),
+})
+  .superRefine((trigger, ctx) => {
+    if (trigger.sink === undefined) {
+      if (trigger.webhook === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'required (or a sink)' });
+      }
+      return;
+    }
+    if (trigger.webhook !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sink'], message: 'set either webhook or sink, not both' });
+    }
+    for (const key of WEBHOOK_ONLY_KEYS) {
+      if (trigger[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message:
+            key === 'retry'
+              ? 'only for webhook triggers: a sink retries until the broker acknowledges'
+              : 'only for webhook triggers',
+        });
+      }
+    }
+  })
+  .transform(({ table: { text, ...table }, retry, batch, ...trigger }) => ({
+    ...trigger,
+    retry: retry ?? retrySchema.parse({}),
+    batch: batch ?? batchSchema.parse({}),
+    table,
+    tableText: text,
+  }));
 
 const SIZE_UNITS: Record<string, number> = {
   B: 1,

@@ -3,9 +3,10 @@ import pino from 'pino';
 import { configFile, parseUsage, usageError } from '../cli-args.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import type { WebhookTarget } from '../sink/delivery-event.js';
 import { attemptTrace } from '../sink/trace.js';
 import { WebhookClient } from '../sink/webhook-client.js';
-import { webhookTarget } from '../triggers/matcher.js';
+import { deliveryTarget } from '../triggers/matcher.js';
 import { userAgent } from '../version.js';
 import {
   type DeadLetter,
@@ -103,7 +104,12 @@ async function redeliver(
     // Asking for one letter by id that is not there is a failure a script should notice.
     return filter.id === undefined ? 0 : 1;
   }
-  const targets = new Map(config.triggers.map((trigger) => [trigger.name, webhookTarget(trigger)]));
+  // Null for a trigger that now publishes to a broker: its old letters wait for a webhook again.
+  const targets = new Map<string, WebhookTarget | null>();
+  for (const trigger of config.triggers) {
+    const target = deliveryTarget(trigger);
+    targets.set(trigger.name, target.type === 'webhook' ? target : null);
+  }
   const client = new WebhookClient({ userAgent: userAgent() });
   let delivered = 0;
   try {
@@ -111,6 +117,10 @@ async function redeliver(
       const target = targets.get(letter.trigger);
       if (target === undefined) {
         print(`${letter.id}  ${letter.trigger}  kept: trigger no longer configured`);
+        continue;
+      }
+      if (target === null) {
+        print(`${letter.id}  ${letter.trigger}  kept: trigger no longer has a webhook`);
         continue;
       }
       const attemptedAt = new Date();

@@ -17,28 +17,55 @@ export interface RetryPolicy {
 /** `row`: one at a time per ordering key; `trigger`: one at a time per trigger; `none`: no order. */
 export type OrderingMode = 'row' | 'trigger' | 'none';
 
-export interface WebhookTarget {
+/** What every target has: the trigger it belongs to and how its events may overlap. */
+interface TargetBase {
   /** Trigger name, for logs and metrics. */
   trigger: string;
+  ordering: OrderingMode;
+  /** Deliveries in flight at most for this trigger. */
+  concurrency: number;
+}
+
+export interface WebhookTarget extends TargetBase {
+  type: 'webhook';
   url: string;
   headers: Readonly<Record<string, string>>;
   retry: RetryPolicy;
-  ordering: OrderingMode;
-  /** Requests in flight at most for this trigger. */
-  concurrency: number;
   /** With `maxEvents` above 1, events go in batches, as `{"events": [...]}`. */
   batch: BatchLimits;
 }
 
-/** One matched change on its way to one trigger's webhook. */
-export interface DeliveryEvent {
+/** A JetStream stream fed through NATS; see docs/sinks.md. */
+export interface NatsTarget extends TargetBase {
+  type: 'nats';
+  servers: readonly string[];
+  /** The subject of an event of a table and operation. */
+  subject: { render(relation: Relation, op: DeliveryEvent['op']): string };
+  /** When set, JetStream refuses a message that its subject would store in another stream. */
+  stream: string | null;
+  ackTimeoutMs: number;
+}
+
+/** Where a trigger's events go; `type` picks the sink. */
+export type DeliveryTarget = WebhookTarget | NatsTarget;
+
+/** A table as Postgres names it, without quoting. */
+export interface Relation {
+  readonly schema: string;
+  readonly name: string;
+}
+
+/** One matched change on its way to one trigger's target. */
+export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   /** Stable UUID of (database, commit LSN, index in transaction, trigger). */
   id: string;
-  target: WebhookTarget;
+  target: Target;
   /** Events with the same key are delivered one at a time, in submission (commit) order. */
   orderingKey: string;
   op: 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
+  /** `schema.name`, as logs and dead letters show it. */
   table: string;
+  relation: Relation;
   commitLsn: Lsn;
   /** The JSON body for a given attempt; only `delivery_info.current_retry` differs between attempts. */
   body(currentRetry: number): string;

@@ -3,9 +3,10 @@ import type { ErrorCode } from '../errors.js';
 import { headerSecrets, logExcerpt } from '../observability/redact.js';
 import { formatLsn } from '../source/change.js';
 import { Batcher, laneOf } from './batcher.js';
-import type { DeliveryEvent } from './delivery-event.js';
+import type { DeliveryEvent, WebhookTarget } from './delivery-event.js';
 import { KeyedQueue, type Run } from './keyed-queue.js';
 import { backoffMs, isFinalStatus, MAX_TIMER_MS, retryDelayMs } from './retry-policy.js';
+import type { Sink } from './sink.js';
 import { type AttemptTrace, attemptTrace } from './trace.js';
 import { type AttemptErrorType, type AttemptResult, WebhookClient } from './webhook-client.js';
 
@@ -49,17 +50,20 @@ export interface AttemptInfo {
   durationMs: number;
 }
 
+/** An event whose trigger POSTs to a webhook. */
+export type WebhookEvent = DeliveryEvent<WebhookTarget>;
+
 export interface WebhookSinkOptions {
   logger: Logger;
   userAgent: string;
   /** Stores a finally failed event; the event settles only once this resolved. */
-  deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void>;
+  deadLetter(event: WebhookEvent, failure: FinalFailure): Promise<void>;
   /** Called once per attempt, for metrics. */
   onAttempt?: (info: AttemptInfo) => void;
 }
 
 interface Job {
-  event: DeliveryEvent;
+  event: WebhookEvent;
   /** Submission number, so `drain` can wait for exactly the events submitted before it. */
   seq: number;
 }
@@ -86,7 +90,7 @@ interface DrainWaiter {
  * held only while a request is out: an event waiting to retry keeps its key (its row, or its whole trigger
  * in `trigger` mode) blocked but lets other keys use the slot.
  */
-export class WebhookSink {
+export class WebhookSink implements Sink<WebhookEvent> {
   readonly #logger: Logger;
   readonly #client: WebhookClient;
   readonly #deadLetter: WebhookSinkOptions['deadLetter'];
@@ -117,7 +121,7 @@ export class WebhookSink {
     return this.#inFlightBytes;
   }
 
-  submit(event: DeliveryEvent): void {
+  submit(event: WebhookEvent): void {
     // Left unsettled on purpose: the checkpoint has not passed it, so a restart replays it from the WAL.
     if (this.#closing !== undefined) return;
     const { target } = event;
@@ -138,7 +142,7 @@ export class WebhookSink {
     }
   }
 
-  #openLine(target: DeliveryEvent['target']): TriggerLine {
+  #openLine(target: WebhookTarget): TriggerLine {
     const queue = new KeyedQueue<Parcel>((parcel, run) => this.#start(parcel, run), {
       concurrency: target.concurrency,
     });
@@ -256,7 +260,7 @@ export class WebhookSink {
   }
 
   /** Retries the dead-letter store until it accepts the event; false when the sink closed first. */
-  async #storeDeadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<boolean> {
+  async #storeDeadLetter(event: WebhookEvent, failure: FinalFailure): Promise<boolean> {
     for (let retryIndex = 0; ; retryIndex++) {
       try {
         await this.#deadLetter(event, failure);
@@ -388,7 +392,7 @@ function parcelFields(parcel: Parcel) {
 }
 
 /** The start of the response for a log line, or undefined (no field) when the body was empty. */
-function responseExcerpt(target: DeliveryEvent['target'], result: AttemptResult): string | undefined {
+function responseExcerpt(target: WebhookTarget, result: AttemptResult): string | undefined {
   if (result.responseSnippet === '') return undefined;
   return logExcerpt(result.responseSnippet, RESPONSE_EXCERPT_CHARS, headerSecrets(target.headers));
 }

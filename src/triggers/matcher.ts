@@ -1,5 +1,6 @@
 import type { TriggerConfig } from '../config/schema.js';
-import type { WebhookTarget } from '../sink/delivery-event.js';
+import type { DeliveryTarget, NatsTarget, WebhookTarget } from '../sink/delivery-event.js';
+import { SubjectTemplate } from '../sink/nats/subject.js';
 import type { TupleData } from '../source/change.js';
 import type { RowImages } from '../source/row-images.js';
 import type { Change, Operation, RelationInfo } from '../source/transaction-reader.js';
@@ -10,7 +11,7 @@ export interface CompiledTrigger {
   operations: ReadonlySet<Operation>;
   columns: readonly string[] | null;
   where: ReturnType<typeof compileWhere> | null;
-  target: WebhookTarget;
+  target: DeliveryTarget;
   maxRetries: number;
 }
 
@@ -54,16 +55,37 @@ function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
     operations: new Set(trigger.operations.map((op) => op.toUpperCase() as Operation)),
     columns: trigger.columns ?? null,
     where: trigger.where ? compileWhere(trigger.where) : null,
-    target: webhookTarget(trigger),
+    target: deliveryTarget(trigger),
     maxRetries: trigger.retry.num_retries,
   };
 }
 
 /** Where and how a trigger's events are delivered. */
-export function webhookTarget(trigger: TriggerConfig): WebhookTarget {
-  const { retry } = trigger;
-  const { url, headers } = credentialsAsHeader(trigger.webhook, trigger.headers ?? {});
+export function deliveryTarget(trigger: TriggerConfig): DeliveryTarget {
+  // The schema requires exactly one of the two.
+  return trigger.sink === undefined
+    ? webhookTarget(trigger, trigger.webhook as string)
+    : natsTarget(trigger, trigger.sink);
+}
+
+function natsTarget(trigger: TriggerConfig, sink: NonNullable<TriggerConfig['sink']>): NatsTarget {
   return {
+    type: 'nats',
+    trigger: trigger.name,
+    servers: sink.servers,
+    subject: new SubjectTemplate(sink.subject),
+    stream: sink.stream ?? null,
+    ackTimeoutMs: sink.ack_timeout_sec * 1000,
+    ordering: trigger.ordering,
+    concurrency: trigger.concurrency,
+  };
+}
+
+function webhookTarget(trigger: TriggerConfig, webhook: string): WebhookTarget {
+  const { retry } = trigger;
+  const { url, headers } = credentialsAsHeader(webhook, trigger.headers ?? {});
+  return {
+    type: 'webhook',
     trigger: trigger.name,
     url,
     headers,

@@ -5,7 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import type { DeliveryEvent, OrderingMode, RetryPolicy } from '../../src/sink/delivery-event.js';
+import type {
+  DeliveryEvent,
+  OrderingMode,
+  RetryPolicy,
+  WebhookTarget,
+} from '../../src/sink/delivery-event.js';
 import { type AttemptInfo, type FinalFailure, WebhookSink } from '../../src/sink/webhook-sink.js';
 
 export const USER_AGENT = 'walhook-test/1.0';
@@ -96,7 +101,7 @@ export function sinkWithLogs(options: { deadLetter?: (event: DeliveryEvent) => P
   return { sink, raw, lines, attempts, deadLetters, attemptInfos };
 }
 
-export interface TestEvent extends DeliveryEvent {
+export interface TestEvent extends DeliveryEvent<WebhookTarget> {
   outcome: Promise<'delivered' | 'failed'>;
   settledWith: 'delivered' | 'failed' | undefined;
 }
@@ -121,6 +126,7 @@ export function event(url: string, options: EventOptions = {}) {
   const result: TestEvent = {
     id,
     target: {
+      type: 'webhook',
       trigger: options.trigger ?? 'orders_hook',
       url,
       headers: { Authorization: SECRET, 'X-Custom': CUSTOM },
@@ -140,6 +146,7 @@ export function event(url: string, options: EventOptions = {}) {
     orderingKey: key,
     op: 'INSERT',
     table: 'public.orders',
+    relation: { schema: 'public', name: 'orders' },
     commitLsn: 0x1_0000_00a0n,
     body: (currentRetry) => JSON.stringify({ id, key, seq, delivery_info: { current_retry: currentRetry } }),
     bytes: options.bytes ?? 100,

@@ -307,13 +307,13 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, retry, ordering, concurrency, batch)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, headers, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, retry, ordering, concurrency, batch)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),
@@ -330,7 +330,7 @@ test('reports missing keys, wrong types and out-of-range values', () => {
   invalid(MINIMAL.replace(/triggers:[\s\S]*/, 'triggers: []'), 'triggers: must not be empty');
   invalid(
     MINIMAL.replace('    webhook: http://127.0.0.1:3000/hooks/orders\n', ''),
-    'triggers[0].webhook: required',
+    'triggers[0].webhook: required (or a sink)',
   );
   invalid(`${MINIMAL}server:\n  port: nine\n`, 'server.port: expected a number, got a string');
   invalid(`${MINIMAL}server:\n  port: 70000\n`, 'server.port: must be <= 65535');

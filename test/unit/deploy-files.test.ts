@@ -105,6 +105,7 @@ test('compose: Postgres with logical WAL, walhook with the example config, recei
   );
   assert.equal(database.pathname, `/${environment(postgres).POSTGRES_DB}`);
   for (const trigger of config.triggers) {
+    assert.ok(trigger.webhook, `${trigger.name} delivers to the receiver`);
     const url = new URL(trigger.webhook);
     assert.equal(url.hostname, 'receiver', trigger.name);
     assert.equal(url.port, environment(receiver).PORT, trigger.name);

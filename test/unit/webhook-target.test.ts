@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { webhookTarget } from '../../src/triggers/matcher.js';
+import { deliveryTarget } from '../../src/triggers/matcher.js';
 
-const target = (webhook: string, headers = '') =>
-  webhookTarget(
+const target = (webhook: string, headers = '') => {
+  const t = deliveryTarget(
     parseConfig(
       `source:\n  connection: postgres://x@h/db\ntriggers:\n  - name: t\n    table: t\n    operations: [insert]\n    webhook: "${webhook}"\n${headers}`,
       'f.yaml',
       {},
     ).triggers[0] as never,
   );
+  assert.ok(t.type === 'webhook');
+  return t;
+};
 
 test('credentials in a webhook URL become a Basic Authorization header and leave the URL', () => {
   const t = target('https://hook%40user:p%3Ass@example.com:8443/path?q=1');
