@@ -5,6 +5,7 @@ import { startHttpServer } from './observability/http-server.js';
 import { Metrics } from './observability/metrics.js';
 import { redactText } from './observability/redact.js';
 import { Pipeline } from './pipeline.js';
+import { SlotLock } from './source/slot-lock.js';
 import { version } from './version.js';
 
 /**
@@ -23,6 +24,7 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
     },
     logger,
   );
+  const lock = new SlotLock({ connection: config.source.connection, slot: config.source.slot, logger });
   logger.info({ version: version(), triggers: config.triggers.length }, 'walhook starting');
 
   let resolveExit: (code: number) => void = () => {};
@@ -35,6 +37,7 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
     stopping = true;
     logger.info({ reason, grace_sec: config.shutdown_grace_sec }, 'shutting down');
     const drained = (await pipeline?.stop(config.shutdown_grace_sec)) ?? true;
+    await lock.close();
     if (!drained) {
       logger.warn(
         { code: 'WALHOOK_ERR_SHUTDOWN_TIMEOUT' },
@@ -62,8 +65,24 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
     logger.error({ err, code: isWalhookError(err) ? err.code : undefined }, 'fatal error; stopping');
     void shutdown(code, 'fatal error');
   };
-  pipeline = new Pipeline(config, metrics, logger, fail);
-  pipeline.start().catch(fail);
+  const lead = (): void => {
+    const current = new Pipeline(config, metrics, logger, fail, lock, () => {
+      // Another process may hold the lock already: stop at once, leaving what is unsettled to the WAL,
+      // and wait for the lock again as a standby.
+      logger.warn(
+        { slot: config.source.slot },
+        'lost the slot lock; stopping reading until it is held again',
+      );
+      pipeline = null;
+      void current.stop(0).then(() => {
+        if (!stopping) lead();
+      }, fail);
+    });
+    pipeline = current;
+    current.start().catch(fail);
+  };
+  metrics.role('standby');
+  lead();
 
   const code = await exited;
   process.off('SIGTERM', onSignal);

@@ -9,10 +9,12 @@ import { Monitoring } from './observability/monitoring.js';
 import type { Snapshot, Status } from './observability/status.js';
 import { secondsSinceCommit } from './observability/trigger-metrics.js';
 import type { DeliveryEvent } from './sink/delivery-event.js';
-import { type FinalFailure, WebhookSink } from './sink/webhook-sink.js';
+import { SinkSet } from './sink/sink-set.js';
+import type { FinalFailure } from './sink/webhook-sink.js';
 import { formatLsn, type Lsn } from './source/change.js';
 import { ChangeFeed } from './source/change-feed.js';
 import { prepareSource, type SourceState } from './source/setup.js';
+import { LOCK_POLL_MS, type SlotLock } from './source/slot-lock.js';
 import { TriggerIndex } from './triggers/matcher.js';
 import { EventRouter } from './triggers/router.js';
 import { userAgent } from './version.js';
@@ -26,7 +28,7 @@ const SETUP_RETRY_MAX_MS = 30_000;
  */
 export class Pipeline {
   private readonly logger: Logger;
-  private readonly sink: WebhookSink;
+  private readonly sink: SinkSet;
   private readonly tracker: CheckpointTracker;
   private readonly acknowledger: Acknowledger;
   private readonly feed: ChangeFeed;
@@ -35,6 +37,9 @@ export class Pipeline {
   private router: EventRouter | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
+  /** Another process holds the slot lock; this one waits to take over. */
+  private standby = false;
+  private holdsLock = false;
   /** The position last confirmed to Postgres (at start, the slot's). */
   private confirmed: Lsn = 0n;
 
@@ -44,10 +49,14 @@ export class Pipeline {
     logger: Logger,
     /** An error the pipeline cannot continue after; nothing unsettled has been confirmed. */
     private readonly onFatal: (err: unknown) => void,
+    /** Decides which process reads the slot (see docs/scaling.md). */
+    private readonly lock: SlotLock,
+    /** The lock was lost after this pipeline took it: another process may read the slot now. */
+    private readonly onLockLost: () => void,
   ) {
     this.logger = logger.child({ slot: config.source.slot });
     this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
-    this.sink = new WebhookSink({
+    this.sink = new SinkSet({
       logger: this.logger.child({ stage: 'sink' }),
       userAgent: userAgent(),
       deadLetter: (event, failure) => this.deadLetter(event, failure),
@@ -100,6 +109,7 @@ export class Pipeline {
 
   /** Ready: streaming, and the oldest unsettled transaction committed at most `ready_max_lag_sec` ago. */
   readiness(): { ready: boolean; reason: string } {
+    if (this.standby) return { ready: true, reason: 'standby: another walhook process reads the slot' };
     if (!this.feed.stream.isConnected) return { ready: false, reason: 'replication stream not connected' };
     const lag = this.lagSeconds();
     const max = this.config.server.ready_max_lag_sec;
@@ -138,6 +148,10 @@ export class Pipeline {
     let delay = SETUP_RETRY_MIN_MS;
     while (!this.stopping) {
       try {
+        if (!(await this.takeLock())) {
+          await this.sleep(LOCK_POLL_MS);
+          continue;
+        }
         const source = await prepareSource(
           { ...this.config.source, triggers: this.config.triggers },
           this.logger,
@@ -148,17 +162,43 @@ export class Pipeline {
         if (isWalhookError(err)) throw err;
         this.metrics.error('setup');
         this.logger.error({ err, retry_in_ms: delay }, 'cannot prepare the source database; retrying');
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        await this.sleep(delay);
         delay = Math.min(delay * 2, SETUP_RETRY_MAX_MS);
       }
     }
     return null;
+  }
+
+  /** True once this process holds the slot lock; false while another one does (standby). */
+  private async takeLock(): Promise<boolean> {
+    if (this.holdsLock) return true;
+    const held = await this.lock.tryAcquire();
+    if (held === null) {
+      if (!this.standby) {
+        this.standby = true;
+        this.metrics.role('standby');
+        this.logger.info('another walhook process reads this slot; standing by to take over');
+      }
+      return false;
+    }
+    this.holdsLock = true;
+    this.standby = false;
+    this.metrics.role('active');
+    this.logger.info('holding the slot lock; this process reads the slot');
+    void held.lost.then(() => {
+      if (!this.stopping) this.onLockLost();
+    });
+    return true;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /**

@@ -86,16 +86,26 @@ export class CheckpointTracker {
 
   /** Registers one dispatched event of `txn`; the returned function settles it (once). */
   track(txn: TrackedTransaction): () => void {
-    txn.pending++;
-    this.pendingEvents++;
+    this.add(txn);
     let settled = false;
     return () => {
       if (settled) return;
       settled = true;
-      txn.pending--;
-      this.pendingEvents--;
-      if (txn.settled) this.popSettled();
+      this.settle(txn);
     };
+  }
+
+  /** Registers one dispatched event of `txn`; the caller calls `settle(txn)` exactly once for it. */
+  add(txn: TrackedTransaction): void {
+    txn.pending++;
+    this.pendingEvents++;
+  }
+
+  /** Settles one event registered with `add`. */
+  settle(txn: TrackedTransaction): void {
+    txn.pending--;
+    this.pendingEvents--;
+    if (txn.settled) this.popSettled();
   }
 
   commit(txn: TrackedTransaction, endLsn: Lsn): void {

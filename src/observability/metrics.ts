@@ -76,7 +76,7 @@ export class Metrics {
   readonly deliveryAttempts = new CounterFamily(
     this.registry,
     'walhook_delivery_attempts_total',
-    'HTTP delivery attempts by outcome: delivered, retry (another attempt follows) or failed (final).',
+    'Delivery attempts (HTTP requests, or publishes to a sink) by outcome: delivered, retry (another attempt follows) or failed (final).',
     ['trigger', 'outcome', 'status_class'],
   );
   readonly eventsDelivered = new CounterFamily(
@@ -116,6 +116,12 @@ export class Metrics {
     'walhook_in_flight_events',
     'Events matched and not yet settled.',
   );
+  private readonly roles = new Gauge({
+    name: 'walhook_role',
+    help: '1 for the role this process has: active (holds the slot lock and reads the slot) or standby.',
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
   readonly replicationConnected = new Gauge({
     name: 'walhook_replication_connected',
     help: '1 while the replication stream is running.',
@@ -208,6 +214,11 @@ export class Metrics {
       this.triggers.set(name, metrics);
     }
     return metrics;
+  }
+
+  role(role: 'active' | 'standby'): void {
+    this.roles.set({ role: 'active' }, role === 'active' ? 1 : 0);
+    this.roles.set({ role: 'standby' }, role === 'standby' ? 1 : 0);
   }
 
   slotChecked(retainedWalBytes: number | null, walStatus: string | null): void {

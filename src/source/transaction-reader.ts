@@ -11,6 +11,8 @@ export interface RelationInfo {
   relation: Relation;
   schema: string;
   name: string;
+  /** `schema.name`, as events and metrics name the table. */
+  table: string;
   columnIndex: ReadonlyMap<string, number>;
   /** Columns identifying a row: the replica identity key, or the primary key under REPLICA IDENTITY FULL. */
   keyIndexes: readonly number[];
@@ -178,6 +180,7 @@ export class TransactionReader {
       relation,
       schema: relation.schema,
       name: relation.name,
+      table: `${relation.schema}.${relation.name}`,
       columnIndex,
       keyIndexes,
       renderers: relation.columns.map((column) => this.types.renderer(column.typeOid)),

@@ -1,5 +1,6 @@
+import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
 import type { TriggerMetrics } from '../observability/trigger-metrics.js';
-import type { DeliveryEvent, WebhookTarget } from '../sink/delivery-event.js';
+import type { DeliveryEvent, DeliveryTarget, Relation } from '../sink/delivery-event.js';
 import type { HasuraBody } from '../sink/payload.js';
 import type { Lsn } from '../source/change.js';
 
@@ -18,16 +19,18 @@ export class RoutedEvent implements DeliveryEvent {
 
   constructor(
     readonly id: string,
-    readonly target: WebhookTarget,
+    readonly target: DeliveryTarget,
     readonly orderingKey: string,
     readonly op: DeliveryEvent['op'],
     readonly table: string,
+    readonly relation: Relation,
     readonly commitLsn: Lsn,
     private readonly commitTime: bigint,
     private readonly payload: HasuraBody,
     private readonly metrics: TriggerMetrics,
-    /** The checkpoint tracker's settlement of this event's transaction share. */
-    private readonly settleTransaction: () => void,
+    private readonly tracker: CheckpointTracker,
+    /** Registered with the tracker once for this event, settled there once. */
+    private readonly transaction: TrackedTransaction,
     private readonly hooks: SettleHooks,
   ) {}
 
@@ -43,7 +46,7 @@ export class RoutedEvent implements DeliveryEvent {
     if (this.#settled) return;
     this.#settled = true;
     this.metrics.settled(outcome, this.commitTime);
-    this.settleTransaction();
+    this.tracker.settle(this.transaction);
     this.hooks.settled();
   }
 }

@@ -33,7 +33,7 @@ export class EventRouter {
 
   route(change: Change): void {
     const { relation, txn } = change;
-    const table = `${relation.schema}.${relation.name}`;
+    const { table } = relation;
     this.metrics.changesReceived.inc({ table, op: change.op });
     const triggers = this.triggers.forRelation(relation);
     if (triggers.length === 0) return;
@@ -57,6 +57,7 @@ export class EventRouter {
       const triggerMetrics = this.metrics.trigger(trigger.name);
       triggerMetrics.matched.inc();
       this.metrics.inFlightEvents.inc();
+      this.tracker.add(txn.tracked);
       this.submit(
         new RoutedEvent(
           id,
@@ -64,11 +65,13 @@ export class EventRouter {
           key,
           change.op,
           table,
+          relation,
           txn.finalLsn,
           txn.commitTime,
           new HasuraBody(change, rows, trigger, id),
           triggerMetrics,
-          this.tracker.track(txn.tracked),
+          this.tracker,
+          txn.tracked,
           this.hooks,
         ),
       );
