@@ -1,0 +1,96 @@
+import type { Database } from '../test/helpers/database.js';
+import { type Latency, latency } from './latency.js';
+import { type Memory, peakRss } from './memory.js';
+import { type LoadGenerator, type SourceOverhead, sourceOverhead } from './source-overhead.js';
+import { countingConsumer, type Throughput, walhookThroughput } from './throughput.js';
+import { type Bench, snapshotBuild } from './walhook.js';
+import { prepareDatabase } from './workload.js';
+
+export interface SuiteOptions {
+  runs: number;
+  /** Inserts in the throughput backlog. */
+  backlog: number;
+  /** Events per POST of the batched throughput measures. */
+  batches: number[];
+  latencyRate: number;
+  latencySec: number;
+  memoryBacklog: number;
+  /** Seconds the memory measure keeps going once reading has paused. */
+  memorySec: number;
+  bulkRows: number;
+  loadSec: number;
+  loadClients: number;
+  generator: LoadGenerator;
+  /** Progress, one line per measure. */
+  log: (line: string) => void;
+}
+
+export interface RunResult {
+  counting: Throughput;
+  perPost: Throughput;
+  /** By events per POST. */
+  batched: Map<number, Throughput>;
+  latency: Latency;
+  memory: Memory;
+  source: SourceOverhead;
+}
+
+/**
+ * Every measure once per run, the runs one after another rather than each measure `runs` times in
+ * a row, so a noisy spell on a shared machine spreads over all of them.
+ */
+export async function runSuite(db: Database, options: SuiteOptions): Promise<RunResult[]> {
+  await prepareDatabase(db);
+  const build = await snapshotBuild();
+  try {
+    return await runs({ db, build: build.dir }, options);
+  } finally {
+    await build.remove();
+  }
+}
+
+async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
+  const { db } = bench;
+  const { log } = options;
+  const results: RunResult[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    const step = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      const result = await measure();
+      log(`run ${run + 1}/${options.runs}: ${what} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+      return result;
+    };
+    const counting = await step('counting consumer', () =>
+      countingConsumer(db, options.backlog, `counting_${run}`),
+    );
+    const perPost = await step('walhook, 1 event per POST', () =>
+      walhookThroughput(bench, options.backlog, 1, `per_post_${run}`),
+    );
+    const batched = new Map<number, Throughput>();
+    for (const size of options.batches) {
+      batched.set(
+        size,
+        await step(`walhook, ${size} events per POST`, () =>
+          walhookThroughput(bench, options.backlog, size, `batch_${size}_${run}`),
+        ),
+      );
+    }
+    const lat = await step('latency', () =>
+      latency(bench, options.latencyRate, options.latencySec, `latency_${run}`),
+    );
+    const memory = await step('memory', () =>
+      peakRss(bench, options.memoryBacklog, options.memorySec, `memory_${run}`),
+    );
+    const source = await step('source overhead', () =>
+      sourceOverhead(bench, {
+        bulkRows: options.bulkRows,
+        loadSec: options.loadSec,
+        clients: options.loadClients,
+        generator: options.generator,
+        slot: `source_${run}`,
+      }),
+    );
+    results.push({ counting, perPost, batched, latency: lat, memory, source });
+  }
+  return results;
+}

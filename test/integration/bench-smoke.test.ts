@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { describeMachine, renderReport } from '../../bench/report.js';
+import { findLoadGenerator, nodeLoadGenerator } from '../../bench/source-overhead.js';
+import { runSuite } from '../../bench/suite.js';
+import { COLUMNS } from '../../bench/workload.js';
+import { type Database, startDatabase } from '../helpers/database.js';
+
+/**
+ * `npm run bench` at sizes that take seconds: every measure runs and reports sane figures. Timing
+ * is never asserted here; the targets are for the full run on a known machine.
+ */
+const SIZES = {
+  runs: 1,
+  backlog: 2_000,
+  batches: [100, 1_000],
+  latencyRate: 200,
+  latencySec: 3,
+  // Past walhook's default in-flight limit (10,000 events), so reading pauses.
+  memoryBacklog: 12_000,
+  memorySec: 1,
+  bulkRows: 2_000,
+  loadSec: 2,
+  loadClients: 4,
+};
+
+let db: Database;
+
+before(async () => {
+  db = await startDatabase('bench_smoke');
+});
+
+after(async () => {
+  await db?.close();
+});
+
+/** Every number in a result, with its path, Map entries included. */
+function figures(value: unknown, path = 'result'): [string, number][] {
+  if (typeof value === 'number') return [[path, value]];
+  if (value instanceof Map) return [...value].flatMap(([key, v]) => figures(v, `${path}[${key}]`));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, v]) => figures(v, `${path}.${key}`));
+  }
+  return [];
+}
+
+test('the benchmark suite runs every measure at tiny sizes and reports finite, positive figures', async (t) => {
+  const generator = await findLoadGenerator();
+  const options = { ...SIZES, generator, log: (line: string) => t.diagnostic(line) };
+  const results = await runSuite(db, options);
+  assert.equal(results.length, 1);
+  const [result] = results;
+  assert.ok(result);
+
+  const numbers = figures(result);
+  assert.ok(numbers.length >= 20, `${numbers.length} figures`);
+  for (const [path, n] of numbers) {
+    // A tiny backlog can reach the consumer before polling sees the slot taken: zero seconds then.
+    const positive = path.endsWith('.firstSec') ? n >= 0 : n > 0;
+    assert.ok(Number.isFinite(n) && positive, `${path} = ${n}`);
+  }
+
+  assert.equal(result.counting.events, SIZES.backlog, 'the counting consumer saw every insert');
+  assert.equal(result.perPost.events, SIZES.backlog, 'one event per POST: every event counted once');
+  for (const size of SIZES.batches) {
+    assert.equal(
+      result.batched.get(size)?.events,
+      SIZES.backlog,
+      `${size} per POST: every event counted once`,
+    );
+  }
+  assert.ok(result.latency.p50 <= result.latency.p99 && result.latency.p99 <= result.latency.max);
+  assert.ok(
+    result.latency.events >= SIZES.latencyRate * (SIZES.latencySec - 1),
+    `${result.latency.events} latency samples`,
+  );
+  assert.ok(result.memory.inFlight > 0, 'events were still held when the memory measure ended');
+
+  const report = renderReport(results, options, describeMachine(db));
+  for (const line of report.split('\n')) t.diagnostic(line);
+  assert.doesNotMatch(report, /NaN|Infinity|undefined/);
+  const rows = report.split('\n').filter((line) => line.startsWith('| '));
+  // The heading, three throughputs, the counting consumer and a ratio to it for each throughput,
+  // three latencies, memory, and per source setup a bulk time and a TPS, each with its change
+  // against no capture.
+  assert.equal(rows.length, 1 + 3 + 1 + 3 + 3 + 1 + (4 + 3) * 2, report);
+});
+
+test('the Node load generator, used where there is no pgbench, commits single-row inserts', async () => {
+  await db.query(`CREATE TABLE node_load (${COLUMNS})`);
+  const tps = await nodeLoadGenerator.run(db.url, 'node_load', 2, 1);
+  const { n } = (await db.query<{ n: string }>('SELECT count(*) AS n FROM node_load')).rows[0] ?? { n: '0' };
+  assert.ok(tps > 0 && Number(n) > 0, `${tps} TPS, ${n} rows`);
+});
