@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { configFile, parseUsage, usageError } from './cli-args.js';
-import { loadConfig } from './config/load.js';
+import { loadConfigs } from './config/load.js';
 import { isWalhookError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { redactText } from './observability/redact.js';
@@ -22,6 +22,7 @@ Commands:
                  POST them again, once each; delivered ones leave the store
   dlq purge      --config FILE (--id ID | --trigger T | --older-than DURATION)
                  delete them; DURATION is like 7d, 12h or 30m
+                 (each dlq command takes --pipeline NAME to work on one pipeline's letters only)
 
 Options:
   -h, --help      show this help
@@ -40,9 +41,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run': {
       const path = configPath(rest);
-      const config = await loadConfig(path);
+      const configs = await loadConfigs(path);
       const { runService } = await import('./main.js');
-      return runService(config, createLogger());
+      return runService(configs, createLogger());
     }
     case 'validate': {
       const path = configPath(rest);

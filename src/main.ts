@@ -4,28 +4,59 @@ import { isWalhookError } from './errors.js';
 import { startHttpServer } from './observability/http-server.js';
 import { Metrics } from './observability/metrics.js';
 import { redactText } from './observability/redact.js';
+import type { Status } from './observability/status.js';
 import { Pipeline } from './pipeline.js';
 import { SlotLock } from './source/slot-lock.js';
 import { version } from './version.js';
 
+/** One pipeline of the process: its config, its slot lock, and the Pipeline reading while it leads. */
+interface Lane {
+  config: Readonly<Config>;
+  lock: SlotLock;
+  pipeline: Pipeline | null;
+}
+
 /**
  * Runs the service until SIGTERM/SIGINT (exit 0 after a graceful stop) or a fatal error.
- * Resolves with the process exit code.
+ * Resolves with the process exit code. Each config is one pipeline with its own slot, lock and
+ * checkpoint; the server settings are shared (every config carries the same ones).
  */
-export async function runService(config: Readonly<Config>, logger: Logger): Promise<number> {
+export async function runService(
+  configs: Readonly<Config> | readonly Readonly<Config>[],
+  logger: Logger,
+): Promise<number> {
+  const all: readonly Readonly<Config>[] = Array.isArray(configs) ? configs : [configs as Readonly<Config>];
+  const [first] = all;
+  if (first === undefined) throw new Error('runService needs at least one pipeline');
+  const several = all.length > 1;
   const metrics = new Metrics();
-  let pipeline: Pipeline | null = null;
+  const lanes: Lane[] = all.map((config) => {
+    metrics.pipeline(config.pipeline);
+    return {
+      config,
+      lock: new SlotLock({ connection: config.source.connection, slot: config.source.slot, logger }),
+      pipeline: null,
+    };
+  });
   const http = await startHttpServer(
-    config.server,
+    first.server,
     metrics,
     {
-      readiness: () => pipeline?.readiness() ?? { ready: false, reason: 'starting' },
-      status: () => pipeline?.status() ?? null,
+      readiness: () => readiness(lanes, several),
+      status: () => status(lanes, several),
     },
     logger,
   );
-  const lock = new SlotLock({ connection: config.source.connection, slot: config.source.slot, logger });
-  logger.info({ version: version(), triggers: config.triggers.length }, 'walhook starting');
+  logger.info(
+    several
+      ? {
+          version: version(),
+          pipelines: lanes.map((l) => l.config.pipeline),
+          triggers: all.reduce((n, c) => n + c.triggers.length, 0),
+        }
+      : { version: version(), triggers: first.triggers.length },
+    'walhook starting',
+  );
 
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => {
@@ -35,10 +66,16 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
   const shutdown = async (code: number, reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ reason, grace_sec: config.shutdown_grace_sec }, 'shutting down');
-    const drained = (await pipeline?.stop(config.shutdown_grace_sec)) ?? true;
-    await lock.close();
-    if (!drained) {
+    logger.info({ reason, grace_sec: first.shutdown_grace_sec }, 'shutting down');
+    // The pipelines drain side by side, so the grace period holds for the process as a whole.
+    const results = await Promise.all(
+      lanes.map(async (lane) => {
+        const drained = (await lane.pipeline?.stop(first.shutdown_grace_sec)) ?? true;
+        await lane.lock.close();
+        return drained;
+      }),
+    );
+    if (!results.every(Boolean)) {
       logger.warn(
         { code: 'WALHOOK_ERR_SHUTDOWN_TIMEOUT' },
         'shutdown grace period ended with deliveries in flight; they will be replayed on restart',
@@ -58,6 +95,7 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // A fatal error in any pipeline stops the process: the others stop gracefully with it.
   const fail = (err: unknown) => {
     const code = isWalhookError(err) ? err.exitCode : 1;
     // Problems an operator must act on (config-like, slot lost) also go to stderr as one line.
@@ -65,27 +103,62 @@ export async function runService(config: Readonly<Config>, logger: Logger): Prom
     logger.error({ err, code: isWalhookError(err) ? err.code : undefined }, 'fatal error; stopping');
     void shutdown(code, 'fatal error');
   };
-  const lead = (): void => {
+  const lead = (lane: Lane): void => {
+    const { config, lock } = lane;
     const current = new Pipeline(config, metrics, logger, fail, lock, () => {
       // Another process may hold the lock already: stop at once, leaving what is unsettled to the WAL,
       // and wait for the lock again as a standby.
       logger.warn(
-        { slot: config.source.slot },
+        several ? { pipeline: config.pipeline, slot: config.source.slot } : { slot: config.source.slot },
         'lost the slot lock; stopping reading until it is held again',
       );
-      pipeline = null;
+      lane.pipeline = null;
       void current.stop(0).then(() => {
-        if (!stopping) lead();
+        if (!stopping) lead(lane);
       }, fail);
     });
-    pipeline = current;
+    lane.pipeline = current;
     current.start().catch(fail);
   };
-  metrics.role('standby');
-  lead();
+  for (const lane of lanes) lead(lane);
 
   const code = await exited;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   return code;
+}
+
+/** Ready when every pipeline is; otherwise the first reason, naming its pipeline when there are several. */
+function readiness(lanes: readonly Lane[], several: boolean): { ready: boolean; reason: string } {
+  const reasons: string[] = [];
+  for (const { config, pipeline } of lanes) {
+    const { ready, reason } = pipeline?.readiness() ?? { ready: false, reason: 'starting' };
+    if (ready && lanes.length === 1) return { ready, reason };
+    if (!ready) reasons.push(several ? `pipeline ${config.pipeline}: ${reason}` : reason);
+  }
+  return reasons.length === 0
+    ? { ready: true, reason: 'streaming' }
+    : { ready: false, reason: reasons.join('; ') };
+}
+
+/**
+ * One pipeline: its report as it always was. Several: the first pipeline's report at the top (so
+ * readers of the single form keep working) and every pipeline's report, named, in `pipelines`.
+ */
+function status(lanes: readonly Lane[], several: boolean): Status | null {
+  const reports: Status[] = [];
+  for (const { config, pipeline } of lanes) {
+    const report = pipeline?.status();
+    if (!report) return null;
+    reports.push(several ? { ...report, pipeline: config.pipeline } : report);
+  }
+  const [head] = reports;
+  if (!head || !several) return head ?? null;
+  return {
+    ...head,
+    connected: reports.every((r) => r.connected),
+    ready: reports.every((r) => r.ready),
+    paused: reports.some((r) => r.paused),
+    pipelines: reports,
+  };
 }

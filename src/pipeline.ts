@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { Acknowledger } from './checkpoint/acknowledger.js';
 import { CheckpointTracker } from './checkpoint/tracker.js';
+import { DEFAULT_PIPELINE } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { type DeadLetterStore, openDeadLetterStore } from './dead-letters/store.js';
 import { isWalhookError } from './errors.js';
-import type { ErrorKind, Metrics } from './observability/metrics.js';
+import type { ErrorKind, Metrics, PipelineMetrics } from './observability/metrics.js';
 import { Monitoring } from './observability/monitoring.js';
 import type { Snapshot, Status } from './observability/status.js';
 import { secondsSinceCommit } from './observability/trigger-metrics.js';
@@ -34,6 +35,8 @@ export class Pipeline {
   private readonly feed: ChangeFeed;
   private readonly deadLetters: DeadLetterStore;
   private readonly monitoring: Monitoring;
+  /** This pipeline's series (label `pipeline`) and the shared ones. */
+  private readonly metrics: PipelineMetrics;
   private router: EventRouter | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -45,7 +48,7 @@ export class Pipeline {
 
   constructor(
     private readonly config: Readonly<Config>,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     logger: Logger,
     /** An error the pipeline cannot continue after; nothing unsettled has been confirmed. */
     private readonly onFatal: (err: unknown) => void,
@@ -54,7 +57,13 @@ export class Pipeline {
     /** The lock was lost after this pipeline took it: another process may read the slot now. */
     private readonly onLockLost: () => void,
   ) {
-    this.logger = logger.child({ slot: config.source.slot });
+    this.metrics = metrics.pipeline(config.pipeline);
+    // The single-pipeline form logs as it always did; with several, each line names its pipeline.
+    this.logger = logger.child(
+      config.pipeline === DEFAULT_PIPELINE
+        ? { slot: config.source.slot }
+        : { pipeline: config.pipeline, slot: config.source.slot },
+    );
     this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
     this.sink = new SinkSet({
       logger: this.logger.child({ stage: 'sink' }),
@@ -95,12 +104,12 @@ export class Pipeline {
     });
     this.monitoring = new Monitoring(
       config,
-      metrics,
+      this.metrics,
       this.deadLetters,
       this.logger.child({ stage: 'monitor' }),
       () => this.snapshot(),
     );
-    metrics.track({
+    this.metrics.track({
       inFlightBytes: () => this.sink.inFlightBytes,
       lagBytes: () => Number(this.lagBytes()),
       lagSeconds: () => this.lagSeconds(),

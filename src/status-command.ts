@@ -129,8 +129,24 @@ async function watch(url: string, output: StatusOutput): Promise<number> {
   return 0;
 }
 
-/** The human view of a report, one string per line. */
+/** The human view of a report, one string per line; with several pipelines, one section each. */
 export function renderStatus(report: Status): string[] {
+  const title = `walhook ${report.version}, up ${formatDuration(report.uptime_sec)}`;
+  const { pipelines } = report;
+  if (pipelines === undefined || pipelines.length === 0) return [title, ...renderPipeline(report)];
+  const lines = [`${title}, ${pipelines.length} pipelines`];
+  for (const pipeline of pipelines) {
+    lines.push(
+      '',
+      `== pipeline ${pipeline.pipeline ?? '?'}`,
+      ...renderPipeline({ ...pipeline, now: report.now }),
+    );
+  }
+  return lines;
+}
+
+/** One pipeline's lines. */
+function renderPipeline(report: Status): string[] {
   const now = Date.parse(report.now);
   const state = [
     report.connected ? 'connected' : 'disconnected',
@@ -138,7 +154,6 @@ export function renderStatus(report: Status): string[] {
     report.paused ? 'reading paused' : 'reading',
   ];
   const lines = [
-    `walhook ${report.version}, up ${formatDuration(report.uptime_sec)}`,
     field('state', state.join(', ')),
     field('slot', `${report.slot} (publication ${report.publication})`),
     field('confirmed', `${report.confirmed_lsn} (server WAL end ${report.server_wal_end})`),

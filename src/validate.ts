@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { loadConfig } from './config/load.js';
+import { loadConfigs } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { identityNeeds } from './source/replica-identity.js';
 import { walLevel } from './source/setup.js';
@@ -15,7 +15,22 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * then, when the database answers, what streaming needs. Exit code 0 when usable, 2 when not.
  */
 export async function validate(path: string, print: (line: string) => void): Promise<number> {
-  const config = await loadConfig(path);
+  const configs = await loadConfigs(path);
+  let code = 0;
+  for (const config of configs) {
+    // With several pipelines, each is checked in turn and every line names its pipeline.
+    const prefix = configs.length > 1 ? `pipeline ${config.pipeline}: ` : '';
+    const findings = await pipelineFindings(path, config);
+    const worst = report(
+      findings.map((f) => ({ ...f, message: `${prefix}${f.message}` })),
+      print,
+    );
+    code = Math.max(code, worst);
+  }
+  return code;
+}
+
+async function pipelineFindings(path: string, config: Readonly<Config>): Promise<Finding[]> {
   const tables = new Set(config.triggers.map((t) => qualifiedName(t.table)));
   const findings: Finding[] = [
     { level: 'ok', message: `${path}: ${config.triggers.length} trigger(s) on ${tables.size} table(s)` },
@@ -32,14 +47,14 @@ export async function validate(path: string, print: (line: string) => void): Pro
       level: 'warn',
       message: `database not reachable (${(err as Error).message}); database checks skipped`,
     });
-    return report(findings, print);
+    return findings;
   }
   try {
     findings.push(...(await databaseFindings(client, config)));
   } finally {
     await client.end();
   }
-  return report(findings, print);
+  return findings;
 }
 
 function report(findings: Finding[], print: (line: string) => void): number {

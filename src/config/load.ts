@@ -3,13 +3,19 @@ import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ErrorCode, WalhookError } from '../errors.js';
 import { interpolateEnv, type KeyPath } from './interpolate.js';
-import { type Config, configSchema } from './schema.js';
+import { type Config, configSchema, PIPELINE_KEYS, pipelinesConfigSchema } from './schema.js';
 
-/** Reads, interpolates and validates a config file; every failure is a one-line `WalhookError`. */
-export async function loadConfig(
+/** The pipeline name of the single-pipeline form. */
+export const DEFAULT_PIPELINE = 'default';
+
+/**
+ * Reads, interpolates and validates a config file; every failure is a one-line `WalhookError`.
+ * One config per pipeline, in file order, each with the shared settings.
+ */
+export async function loadConfigs(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<Readonly<Config>> {
+): Promise<readonly Readonly<Config>[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -17,7 +23,35 @@ export async function loadConfig(
     const reason = firstLine(err instanceof Error ? err.message : String(err));
     throw new WalhookError('WALHOOK_ERR_CONFIG_READ', `${path}: cannot read file: ${reason}`, { cause: err });
   }
-  return parseConfig(text, path, env);
+  return parseConfigs(text, path, env);
+}
+
+/** `loadConfigs` for a file of one pipeline (the single form, or `pipelines` with one entry). */
+export async function loadConfig(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Readonly<Config>> {
+  return only(await loadConfigs(path, env), path);
+}
+
+/** `parseConfigs` for a file of one pipeline. */
+export function parseConfig(
+  text: string,
+  fileLabel: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<Config> {
+  return only(parseConfigs(text, fileLabel, env), fileLabel);
+}
+
+function only(configs: readonly Readonly<Config>[], fileLabel: string): Readonly<Config> {
+  const [config] = configs;
+  if (config === undefined || configs.length > 1) {
+    throw new WalhookError(
+      'WALHOOK_ERR_CONFIG_INVALID',
+      `${fileLabel}: pipelines: expected exactly one pipeline here, got ${configs.length}`,
+    );
+  }
+  return config;
 }
 
 /**
@@ -25,11 +59,11 @@ export async function loadConfig(
  * document order, except that an unknown key goes first: a misspelt key usually also causes the
  * "required" or type problem zod lists before it, and naming the misspelling is the useful hint.
  */
-export function parseConfig(
+export function parseConfigs(
   text: string,
   fileLabel: string,
   env: NodeJS.ProcessEnv = process.env,
-): Readonly<Config> {
+): readonly Readonly<Config>[] {
   const fail = (code: ErrorCode, path: readonly PropertyKey[], problem: string, cause?: unknown) => {
     const where = path.length > 0 ? `${formatKeyPath(path)}: ` : '';
     return new WalhookError(code, `${fileLabel}: ${where}${firstLine(problem)}`, { cause });
@@ -85,7 +119,20 @@ export function parseConfig(
     );
   });
 
-  const result = configSchema.safeParse(data, { error: issueProblem });
+  const multi = typeof data === 'object' && data !== null && 'pipelines' in data;
+  if (multi) {
+    const misplaced = PIPELINE_KEYS.find((key) => key in (data as object));
+    if (misplaced !== undefined) {
+      throw fail(
+        'WALHOOK_ERR_CONFIG_INVALID',
+        [misplaced],
+        'not allowed at the top level with pipelines: set it in each pipeline',
+      );
+    }
+  }
+  const result = multi
+    ? pipelinesConfigSchema.safeParse(data, { error: issueProblem })
+    : configSchema.safeParse(data, { error: issueProblem });
   if (!result.success) {
     const { issues } = result.error;
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
@@ -93,10 +140,15 @@ export function parseConfig(
       issue?.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue?.path;
     throw fail('WALHOOK_ERR_CONFIG_INVALID', path ?? [], issue?.message ?? 'invalid', result.error);
   }
-  return deepFreeze(result.data);
+  if (!('pipelines' in result.data)) {
+    return deepFreeze([{ ...result.data, pipeline: DEFAULT_PIPELINE }]);
+  }
+  const { pipelines, ...shared } = result.data;
+  return deepFreeze(pipelines.map(({ name, ...pipeline }) => ({ ...pipeline, ...shared, pipeline: name })));
 }
 
 function isWhere(path: KeyPath): boolean {
+  if (path[0] === 'pipelines') return path.length === 5 && path[2] === 'triggers' && path[4] === 'where';
   return path.length === 3 && path[0] === 'triggers' && path[2] === 'where';
 }
 

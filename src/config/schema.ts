@@ -265,17 +265,19 @@ const deadLetterSchema = strictObject({
   )
   .prefault({});
 
-export const configSchema = strictObject({
+/** The top-level keys that belong to one pipeline; with `pipelines` they are set in each one. */
+export const PIPELINE_KEYS = [
+  'source',
+  'triggers',
+  'dead_letter',
+  'max_in_flight_events',
+  'max_in_flight_bytes',
+] as const;
+
+const pipelineShape = {
   // The cast is sound: prefault runs `{}` through the schema, which then reports source.connection as
   // required rather than source as missing.
   source: sourceSchema.prefault({} as z.input<typeof sourceSchema>),
-  server: strictObject({
-    host: z.string().min(1).default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(9187),
-    // /readyz fails while the oldest unsettled transaction committed longer ago than this.
-    ready_max_lag_sec: z.number().positive().default(60),
-  }).prefault({}),
-  shutdown_grace_sec: z.number().min(0).default(10),
   dead_letter: deadLetterSchema,
   max_in_flight_events: z.number().int().min(1).default(10_000),
   max_in_flight_bytes: z
@@ -301,7 +303,75 @@ export const configSchema = strictObject({
         }
       });
     }),
+};
+
+const sharedShape = {
+  server: strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9187),
+    // /readyz fails while the oldest unsettled transaction committed longer ago than this.
+    ready_max_lag_sec: z.number().positive().default(60),
+  }).prefault({}),
+  shutdown_grace_sec: z.number().min(0).default(10),
+};
+
+/** The single-pipeline form: one slot, its triggers, and the shared settings at the top level. */
+export const configSchema = strictObject({
+  source: pipelineShape.source,
+  server: sharedShape.server,
+  shutdown_grace_sec: sharedShape.shutdown_grace_sec,
+  dead_letter: pipelineShape.dead_letter,
+  max_in_flight_events: pipelineShape.max_in_flight_events,
+  max_in_flight_bytes: pipelineShape.max_in_flight_bytes,
+  triggers: pipelineShape.triggers,
 });
 
-export type Config = z.output<typeof configSchema>;
+const pipelineSchema = strictObject({
+  name: z
+    .string()
+    .regex(
+      /^[a-z_][a-z0-9_]{0,62}$/,
+      'expected a lower-case identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters',
+    ),
+  ...pipelineShape,
+});
+
+/** The form with several pipelines, each with its own slot, publication, triggers and checkpoint. */
+export const pipelinesConfigSchema = strictObject({
+  ...sharedShape,
+  pipelines: z
+    .array(pipelineSchema)
+    .min(1)
+    .superRefine((pipelines, ctx) => {
+      // Names, slots and trigger names must not repeat across pipelines: two readers of one slot would
+      // take it from each other, and trigger names name metric series and dead letters.
+      const seen = new Map<string, string>();
+      const once = (kind: string, value: string, path: (string | number)[], where: string) => {
+        const first = seen.get(`${kind}:${value}`);
+        if (first === undefined) {
+          seen.set(`${kind}:${value}`, where);
+        } else {
+          ctx.addIssue({ code: 'custom', path, message: `duplicate ${kind} "${value}" (also ${first})` });
+        }
+      };
+      pipelines.forEach((pipeline, i) => {
+        once('pipeline name', pipeline.name, [i, 'name'], `pipelines[${i}].name`);
+        once('slot', pipeline.source.slot, [i, 'source', 'slot'], `pipelines[${i}].source.slot`);
+        pipeline.triggers.forEach((trigger, j) => {
+          once(
+            'trigger name',
+            trigger.name,
+            [i, 'triggers', j, 'name'],
+            `pipelines[${i}].triggers[${j}].name`,
+          );
+        });
+      });
+    }),
+});
+
+/**
+ * One pipeline's settings, with the shared ones (`server`, `shutdown_grace_sec`): what a Pipeline, the
+ * dlq commands and validate work on. `pipeline` is its name, `default` in the single-pipeline form.
+ */
+export type Config = z.output<typeof configSchema> & { pipeline: string };
 export type TriggerConfig = Config['triggers'][number];

@@ -1,11 +1,13 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { configFile, parseUsage, usageError } from '../cli-args.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { WebhookTarget } from '../sink/delivery-event.js';
 import { attemptTrace } from '../sink/trace.js';
 import { WebhookClient } from '../sink/webhook-client.js';
+import { parseLsn } from '../source/change.js';
 import { deliveryTarget } from '../triggers/matcher.js';
 import { userAgent } from '../version.js';
 import {
@@ -18,7 +20,7 @@ import {
 
 type Print = (line: string) => void;
 
-const CONFIG = { config: { type: 'string', short: 'c' } } as const;
+const CONFIG = { config: { type: 'string', short: 'c' }, pipeline: { type: 'string' } } as const;
 const DURATION_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 /** Longer errors are cut in the table; `--json` has them whole. */
 const ERROR_COLUMN_CHARS = 80;
@@ -36,8 +38,11 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
           }),
         'dlq: ',
       );
-      return withStore(values.config, async (store) => {
-        const letters = await store.list({ trigger: values.trigger });
+      return withStores(values, async (scopes) => {
+        const letters: DeadLetter[] = [];
+        for (const scope of scopes) letters.push(...(await scope.list({ trigger: values.trigger })));
+        // Each store lists in LSN order; several are merged into one order.
+        if (scopes.length > 1) letters.sort((a, b) => compareLsn(a.lsn, b.lsn));
         if (values.json) for (const letter of letters) print(JSON.stringify(letterToJson(letter)));
         else for (const line of formatTable(letters)) print(line);
         return 0;
@@ -58,7 +63,7 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
         'dlq: ',
       );
       const filter = selection('redeliver', values, 'all');
-      return withStore(values.config, (store, config) => redeliver(store, config, filter, print));
+      return withStores(values, (scopes, configs) => redeliver(scopes, configs, filter, print));
     }
     case 'purge': {
       const { values } = parseUsage(
@@ -75,8 +80,9 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
         'dlq: ',
       );
       const filter = selection('purge', values, 'older-than');
-      return withStore(values.config, async (store) => {
-        const removed = await store.purge(filter);
+      return withStores(values, async (scopes) => {
+        let removed = 0;
+        for (const scope of scopes) removed += await scope.purge(filter);
         print(`purged ${removed} dead letter${removed === 1 ? '' : 's'}`);
         return 0;
       });
@@ -93,12 +99,15 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
  * timeout. A delivered letter leaves the store; a failed one stays, with this attempt recorded.
  */
 async function redeliver(
-  store: DeadLetterStore,
-  config: Readonly<Config>,
+  scopes: readonly StoreScope[],
+  configs: readonly Readonly<Config>[],
   filter: DeadLetterFilter,
   print: Print,
 ): Promise<number> {
-  const letters = await store.list(filter);
+  const letters: { letter: DeadLetter; store: DeadLetterStore }[] = [];
+  for (const scope of scopes) {
+    for (const letter of await scope.list(filter)) letters.push({ letter, store: scope.store });
+  }
   if (letters.length === 0) {
     print('no dead letters match');
     // Asking for one letter by id that is not there is a failure a script should notice.
@@ -106,14 +115,14 @@ async function redeliver(
   }
   // Null for a trigger that now publishes to a broker: its old letters wait for a webhook again.
   const targets = new Map<string, WebhookTarget | null>();
-  for (const trigger of config.triggers) {
+  for (const trigger of configs.flatMap((config) => config.triggers)) {
     const target = deliveryTarget(trigger);
     targets.set(trigger.name, target.type === 'webhook' ? target : null);
   }
   const client = new WebhookClient({ userAgent: userAgent() });
   let delivered = 0;
   try {
-    for (const letter of letters) {
+    for (const { letter, store } of letters) {
       const target = targets.get(letter.trigger);
       if (target === undefined) {
         print(`${letter.id}  ${letter.trigger}  kept: trigger no longer configured`);
@@ -151,19 +160,70 @@ async function redeliver(
   return kept === 0 ? 0 : 1;
 }
 
-async function withStore(
-  configOption: string | undefined,
-  run: (store: DeadLetterStore, config: Readonly<Config>) => Promise<number>,
+/**
+ * One dead-letter store and the letters of it a command works on: pipelines that name the same table
+ * (on the same database) or file share a store, which is then opened once. With `--pipeline`, a store
+ * shared with other pipelines is narrowed to the letters of the chosen pipeline's triggers.
+ */
+class StoreScope {
+  constructor(
+    readonly store: DeadLetterStore,
+    /** The triggers whose letters count here; null for all of the store's letters. */
+    private readonly only: ReadonlySet<string> | null,
+  ) {}
+
+  async list(filter: DeadLetterFilter): Promise<DeadLetter[]> {
+    const letters = await this.store.list(filter);
+    const { only } = this;
+    return only === null ? letters : letters.filter((l) => only.has(l.trigger));
+  }
+
+  async purge(filter: DeadLetterFilter): Promise<number> {
+    if (this.only === null) return this.store.purge(filter);
+    return this.store.remove((await this.list(filter)).map((l) => l.id));
+  }
+}
+
+function compareLsn(a: string, b: string): number {
+  const [x, y] = [parseLsn(a), parseLsn(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function storeKey(config: Readonly<Config>): string {
+  const target = config.dead_letter;
+  return target.file !== undefined
+    ? `file ${resolve(target.file)}`
+    : `table ${config.source.connection} ${target.table}`;
+}
+
+async function withStores(
+  options: { config?: string; pipeline?: string },
+  run: (scopes: StoreScope[], configs: readonly Readonly<Config>[]) => Promise<number>,
 ): Promise<number> {
-  const config = await loadConfig(configFile(configOption));
+  const configs = await loadConfigs(configFile(options.config));
+  const selected =
+    options.pipeline === undefined ? configs : configs.filter((c) => c.pipeline === options.pipeline);
+  if (selected.length === 0) {
+    throw usageError(
+      `dlq: --pipeline "${options.pipeline}" is not in the config (pipelines: ${configs.map((c) => c.pipeline).join(', ')})`,
+    );
+  }
+  const groups = new Map<string, Readonly<Config>>();
+  for (const config of selected) if (!groups.has(storeKey(config))) groups.set(storeKey(config), config);
   // Warnings (an unreadable line in the file) go to stderr, apart from the command's own output.
   const logger = pino({ level: 'warn', base: null }, pino.destination({ dest: 2, sync: true }));
-  const store = openDeadLetterStore(config, logger);
+  const scopes: StoreScope[] = [];
   try {
-    await store.init();
-    return await run(store, config);
+    for (const [key, config] of groups) {
+      const shared = configs.some((c) => !selected.includes(c) && storeKey(c) === key);
+      const mine = selected.filter((c) => storeKey(c) === key).flatMap((c) => c.triggers.map((t) => t.name));
+      const store = openDeadLetterStore(config, logger);
+      scopes.push(new StoreScope(store, shared ? new Set(mine) : null));
+      await store.init();
+    }
+    return await run(scopes, configs);
   } finally {
-    await store.close();
+    for (const scope of scopes) await scope.store.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 
 /** One series of a `CounterFamily`: a plain number, so counting costs an addition. */
 export class CounterChild {
@@ -82,33 +82,4 @@ export class CounterFamily<L extends string> {
     }
     return child;
   }
-}
-
-/** A gauge moved up and down per event; prom-client reads the number when scraped. */
-export class CountGauge {
-  value = 0;
-
-  constructor(registry: Registry, name: string, help: string) {
-    liveGauge(registry, name, help, () => this.value);
-  }
-
-  inc(): void {
-    this.value++;
-  }
-
-  dec(): void {
-    this.value--;
-  }
-}
-
-/** A gauge whose value is computed when scraped (it depends on the time, or lives elsewhere). */
-export function liveGauge(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.set(read());
-    },
-  });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DeadLetterStore } from '../dead-letters/store.js';
-import type { Metrics } from './metrics.js';
+import type { PipelineMetrics } from './metrics.js';
 
 /** After a letter is added, the count is refreshed this soon (once for a burst). */
 const AFTER_ADD_MS = 500;
@@ -18,7 +18,7 @@ export class DeadLetterCount {
   constructor(
     private readonly store: Pick<DeadLetterStore, 'count'>,
     private readonly everyMs: number,
-    private readonly metrics: Metrics,
+    private readonly metrics: PipelineMetrics,
     private readonly logger: Logger,
   ) {}
 

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { type CounterChild, CounterFamily, CountGauge, liveGauge } from './counters.js';
+import { type CounterChild, CounterFamily } from './counters.js';
 import { HistogramFamily } from './histogram-family.js';
 import { TriggerMetrics } from './trigger-metrics.js';
 
@@ -45,7 +45,7 @@ const IDLE: LiveState = { inFlightBytes: () => 0, lagBytes: () => 0, lagSeconds:
 
 /**
  * The metrics registry of one walhook process (see docs/metrics.md). Label values are bounded:
- * trigger, table, op, reason, outcome, status_class, error_type, stage, status.
+ * pipeline, trigger, table, op, reason, outcome, status_class, error_type, stage, status, role.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -111,79 +111,79 @@ export class Metrics {
     ['trigger'],
     [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
   );
-  readonly inFlightEvents = new CountGauge(
-    this.registry,
-    'walhook_in_flight_events',
-    'Events matched and not yet settled.',
-  );
-  private readonly roles = new Gauge({
+  readonly roles = new Gauge({
     name: 'walhook_role',
-    help: '1 for the role this process has: active (holds the slot lock and reads the slot) or standby.',
-    labelNames: ['role'] as const,
+    help: "1 for the role this process has in a pipeline: active (holds the pipeline's slot lock and reads the slot) or standby.",
+    labelNames: ['pipeline', 'role'] as const,
     registers: [this.registry],
   });
   readonly replicationConnected = new Gauge({
     name: 'walhook_replication_connected',
     help: '1 while the replication stream is running.',
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
   readonly replicationPaused = new Gauge({
     name: 'walhook_replication_paused',
     help: '1 while reading is paused because the in-flight limits are reached (backpressure).',
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
   readonly unpublishedTables = new Gauge({
     name: 'walhook_unpublished_tables',
     help: "Triggers' tables missing from the publication at the last check (dropped and re-created, or removed).",
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
   readonly replicationReconnects = new Counter({
     name: 'walhook_replication_reconnects_total',
     help: 'Times the replication connection was lost.',
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
   readonly confirmedLsn = new Gauge({
     name: 'walhook_confirmed_flush_lsn_bytes',
     help: 'The LSN last confirmed to Postgres, as a byte position.',
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
   readonly slotRetainedWal = new Gauge({
     name: 'walhook_slot_retained_wal_bytes',
     help: "WAL the slot keeps from being removed: the server's current LSN minus the slot's restart_lsn.",
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
   readonly slotWalStatus = new Gauge({
     name: 'walhook_slot_wal_status',
     help: "1 for the slot's current wal_status (reserved, extended, unreserved, lost), 0 for the others.",
-    labelNames: ['status'] as const,
+    labelNames: ['pipeline', 'status'] as const,
     registers: [this.registry],
   });
   readonly deadLetters = new Gauge({
     name: 'walhook_dead_letters',
     help: 'Letters in the dead-letter store at the last count.',
+    labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
-  private live: LiveState = IDLE;
   private readonly triggers = new Map<string, TriggerMetrics>();
+  private readonly pipelines = new Map<string, PipelineMetrics>();
 
   constructor() {
-    liveGauge(this.registry, 'walhook_in_flight_bytes', 'Body bytes of the events in flight.', () =>
-      this.live.inFlightBytes(),
+    this.pipelineGauge('walhook_in_flight_events', 'Events matched and not yet settled.', (p) => p.inFlight);
+    this.pipelineGauge('walhook_in_flight_bytes', 'Body bytes of the events in flight.', (p) =>
+      p.live.inFlightBytes(),
     );
-    liveGauge(
-      this.registry,
+    this.pipelineGauge(
       'walhook_replication_lag_bytes',
       "The server's WAL end (keepalives, slot checks) minus the confirmed LSN.",
-      () => this.live.lagBytes(),
+      (p) => p.live.lagBytes(),
     );
-    liveGauge(
-      this.registry,
+    this.pipelineGauge(
       'walhook_replication_lag_seconds',
       'Now minus the commit time of the oldest transaction not yet settled; 0 when none is.',
-      () => this.live.lagSeconds(),
+      (p) => p.live.lagSeconds(),
     );
     for (const kind of Object.keys(ERRORS) as ErrorKind[]) this.errorSeries(kind);
-    for (const status of WAL_STATUSES) this.slotWalStatus.set({ status }, 0);
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters fail `promtool check metrics`; summing the per-type series of the
     // same name without the suffix gives these counts.
@@ -192,9 +192,28 @@ export class Metrics {
     }
   }
 
-  /** Where the gauges computed at scrape time read from. */
-  track(live: LiveState): void {
-    this.live = live;
+  /** The series of one pipeline, labelled `pipeline`; they exist (at 0) from the first call. */
+  pipeline(name: string): PipelineMetrics {
+    let metrics = this.pipelines.get(name);
+    if (metrics === undefined) {
+      metrics = new PipelineMetrics(name, this);
+      this.pipelines.set(name, metrics);
+    }
+    return metrics;
+  }
+
+  /** A gauge with one series per pipeline, computed when scraped. */
+  private pipelineGauge(name: string, help: string, read: (pipeline: PipelineMetrics) => number): void {
+    const { pipelines } = this;
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pipeline'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [pipeline, metrics] of pipelines) this.set({ pipeline }, read(metrics));
+      },
+    });
   }
 
   error(kind: ErrorKind): void {
@@ -215,14 +234,83 @@ export class Metrics {
     }
     return metrics;
   }
+}
+
+type Settable = { set(value: number): void };
+
+/**
+ * The metrics one pipeline writes: its own series (label `pipeline`), and the process-wide ones
+ * (trigger series, errors, changes received) it shares with the other pipelines.
+ */
+export class PipelineMetrics {
+  readonly replicationConnected: Settable;
+  readonly replicationPaused: Settable;
+  readonly unpublishedTables: Settable;
+  readonly replicationReconnects: { inc(value?: number): void };
+  readonly confirmedLsn: Settable;
+  readonly deadLetters: Settable;
+  readonly changesReceived: Metrics['changesReceived'];
+  readonly eventsFiltered: Metrics['eventsFiltered'];
+  /** Events matched and not yet settled. */
+  inFlight = 0;
+  /** Where the gauges computed at scrape time read from. */
+  live: LiveState = IDLE;
+
+  constructor(
+    readonly name: string,
+    private readonly metrics: Metrics,
+  ) {
+    const labels = { pipeline: name };
+    this.replicationConnected = metrics.replicationConnected.labels(labels);
+    this.replicationPaused = metrics.replicationPaused.labels(labels);
+    this.unpublishedTables = metrics.unpublishedTables.labels(labels);
+    this.replicationReconnects = metrics.replicationReconnects.labels(labels);
+    this.confirmedLsn = metrics.confirmedLsn.labels(labels);
+    this.deadLetters = metrics.deadLetters.labels(labels);
+    this.changesReceived = metrics.changesReceived;
+    this.eventsFiltered = metrics.eventsFiltered;
+    for (const series of [this.replicationConnected, this.replicationPaused, this.unpublishedTables]) {
+      series.set(0);
+    }
+    this.confirmedLsn.set(0);
+    this.deadLetters.set(0);
+    this.replicationReconnects.inc(0);
+    metrics.slotRetainedWal.set(labels, 0);
+    this.slotChecked(null, null);
+    this.role('standby');
+  }
+
+  inFlightEvents = {
+    inc: (): void => {
+      this.inFlight++;
+    },
+    dec: (): void => {
+      this.inFlight--;
+    },
+  };
+
+  track(live: LiveState): void {
+    this.live = live;
+  }
+
+  trigger(name: string): TriggerMetrics {
+    return this.metrics.trigger(name);
+  }
+
+  error(kind: ErrorKind): void {
+    this.metrics.error(kind);
+  }
 
   role(role: 'active' | 'standby'): void {
-    this.roles.set({ role: 'active' }, role === 'active' ? 1 : 0);
-    this.roles.set({ role: 'standby' }, role === 'standby' ? 1 : 0);
+    this.metrics.roles.set({ pipeline: this.name, role: 'active' }, role === 'active' ? 1 : 0);
+    this.metrics.roles.set({ pipeline: this.name, role: 'standby' }, role === 'standby' ? 1 : 0);
   }
 
   slotChecked(retainedWalBytes: number | null, walStatus: string | null): void {
-    if (retainedWalBytes !== null) this.slotRetainedWal.set(retainedWalBytes);
-    for (const status of WAL_STATUSES) this.slotWalStatus.set({ status }, status === walStatus ? 1 : 0);
+    const pipeline = this.name;
+    if (retainedWalBytes !== null) this.metrics.slotRetainedWal.set({ pipeline }, retainedWalBytes);
+    for (const status of WAL_STATUSES) {
+      this.metrics.slotWalStatus.set({ pipeline, status }, status === walStatus ? 1 : 0);
+    }
   }
 }

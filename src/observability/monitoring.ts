@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { DeadLetterStore } from '../dead-letters/store.js';
 import { startHeartbeat } from '../source/heartbeat.js';
 import { DeadLetterCount } from './dead-letter-count.js';
-import type { Metrics } from './metrics.js';
+import type { PipelineMetrics } from './metrics.js';
 import { SlotMonitor } from './slot-monitor.js';
 import { type Snapshot, StatusReporter } from './status.js';
 
@@ -25,7 +25,7 @@ export class Monitoring {
 
   constructor(
     private readonly config: Readonly<Config>,
-    private readonly metrics: Metrics,
+    private readonly metrics: PipelineMetrics,
     store: DeadLetterStore,
     private readonly logger: Logger,
     snapshot: () => Snapshot,

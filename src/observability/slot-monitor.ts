@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { type Lsn, parseLsn } from '../source/change.js';
-import type { Metrics } from './metrics.js';
+import type { PipelineMetrics } from './metrics.js';
 
 /** The slot as `pg_replication_slots` showed it at the last check. */
 export interface SlotState {
@@ -21,7 +21,7 @@ export interface SlotMonitorOptions {
   maxRetainedWal: number;
   everyMs: number;
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
-  metrics: Metrics;
+  metrics: PipelineMetrics;
   logger: Logger;
 }
 

@@ -52,6 +52,13 @@ export interface Status {
     last_error: { message: string; at: string } | null;
   }[];
   dead_letters: number | null;
+  /** With several pipelines: this report's pipeline. */
+  pipeline?: string;
+  /**
+   * With several pipelines: each one's report. The fields above then repeat the first pipeline's,
+   * except `connected` and `ready` (all pipelines) and `paused` (any pipeline).
+   */
+  pipelines?: Status[];
 }
 
 /** The pipeline's state at one moment. */

@@ -1,5 +1,5 @@
 import type { CheckpointTracker } from '../checkpoint/tracker.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { PipelineMetrics } from '../observability/metrics.js';
 import type { DeliveryEvent } from '../sink/delivery-event.js';
 import { eventId } from '../sink/event-id.js';
 import { HasuraBody, type RenderedRows } from '../sink/payload.js';
@@ -18,7 +18,10 @@ export class EventRouter {
     private readonly triggers: TriggerIndex,
     private readonly systemId: string,
     private readonly tracker: CheckpointTracker,
-    private readonly metrics: Metrics,
+    private readonly metrics: Pick<
+      PipelineMetrics,
+      'changesReceived' | 'eventsFiltered' | 'trigger' | 'inFlightEvents'
+    >,
     private readonly submit: (event: DeliveryEvent) => void,
     /** After every settlement, for backpressure. */
     private readonly onSettled: () => void,

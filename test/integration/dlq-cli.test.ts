@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig, parseConfigs } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import {
   type DeadLetter,
   type DeadLetterStore,
@@ -188,6 +189,108 @@ describe('dlq with the file store', () => {
     () => 'postgres://reader:secret@127.0.0.1:1/app',
     () => `dead_letter:\n  file: ${join(dir, 'dead-letters.jsonl')}\n`,
   );
+});
+
+describe('dlq with several pipelines', () => {
+  let receiver: Receiver;
+  let dir: string;
+  let configPath: string;
+  const own = letter('aaaaaaaa-aaaa-5aaa-8aaa-aaaaaaaaaaaa', 'a_orders', '0/500');
+  const shared = letter('bbbbbbbb-bbbb-5bbb-8bbb-bbbbbbbbbbbb', 'b_orders', '0/100');
+  const neighbour = letter('cccccccc-cccc-5ccc-8ccc-cccccccccccc', 'c_orders', '0/300');
+  const orphan = letter('dddddddd-dddd-5ddd-8ddd-dddddddddddd', 'removed', '0/200');
+  const ids = (stdout: string) =>
+    stdout
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/ +/)[0]);
+
+  before(async () => {
+    receiver = await startReceiver();
+    dir = await mkdtemp(join(tmpdir(), 'walhook-dlq-pipelines-'));
+    // a has a store of its own; b and c share one, which also holds a letter of a removed trigger.
+    const pipeline = (name: string, file: string) => `  - name: ${name}
+    source: { connection: "postgres://nobody@127.0.0.1:1/none", slot: dlq_${name} }
+    dead_letter: { file: ${join(dir, file)} }
+    triggers:
+      - name: ${name}_orders
+        table: public.orders
+        operations: [insert]
+        webhook: ${receiver.url}/${name}
+`;
+    const yaml = `pipelines:\n${pipeline('a', 'a.jsonl')}${pipeline('b', 'shared.jsonl')}${pipeline('c', 'shared.jsonl')}`;
+    configPath = await writeConfig(yaml);
+    for (const [file, letters] of [
+      ['a.jsonl', [own]],
+      ['shared.jsonl', [shared, neighbour, orphan]],
+    ] as const) {
+      const store = openDeadLetterStore({
+        ...parseConfigs(yaml, 'test', {})[0],
+        dead_letter: { file: join(dir, file) },
+      } as Config);
+      await store.init();
+      for (const item of letters) await store.add(item);
+      await store.close();
+    }
+  });
+  after(async () => {
+    await receiver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("list shows every store once, in LSN order; --pipeline only that pipeline's letters", async () => {
+    const all = await runCli(['dlq', 'list', '--config', configPath]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(
+      ids(all.stdout),
+      [shared, orphan, neighbour, own].map((l) => l.id),
+    );
+    const b = await runCli(['dlq', 'list', '--config', configPath, '--pipeline', 'b']);
+    assert.deepEqual(ids(b.stdout), [shared.id], "only b's own letters of the shared store");
+    const a = await runCli(['dlq', 'list', '--config', configPath, '--pipeline', 'a']);
+    assert.deepEqual(ids(a.stdout), [own.id]);
+    const unknown = await runCli(['dlq', 'list', '--config', configPath, '--pipeline', 'z']);
+    assert.equal(unknown.code, 2);
+    assert.equal(
+      unknown.stderr,
+      'walhook: dlq: --pipeline "z" is not in the config (pipelines: a, b, c); run walhook --help\n',
+    );
+  });
+
+  test('purge and redeliver keep to the chosen pipeline', async () => {
+    const purged = await runCli([
+      'dlq',
+      'purge',
+      '--config',
+      configPath,
+      '--pipeline',
+      'c',
+      '--older-than',
+      '1m',
+    ]);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.equal(purged.stdout, 'purged 1 dead letter\n');
+    const redelivered = await runCli([
+      'dlq',
+      'redeliver',
+      '--config',
+      configPath,
+      '--pipeline',
+      'a',
+      '--all',
+    ]);
+    assert.equal(redelivered.code, 0, redelivered.stderr);
+    assert.deepEqual(
+      receiver.deliveries.map((d) => [d.path, d.body.id]),
+      [['/a', own.id]],
+    );
+    const left = await runCli(['dlq', 'list', '--config', configPath]);
+    assert.deepEqual(
+      ids(left.stdout),
+      [shared, orphan].map((l) => l.id),
+    );
+  });
 });
 
 test('usage errors exit 2 with one line on stderr', async () => {

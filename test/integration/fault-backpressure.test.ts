@@ -67,7 +67,8 @@ triggers:
     await sleep(250);
   }
   const metrics = await (await fetch(`http://127.0.0.1:${walhook.port}/metrics`)).text();
-  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name}\\{pipeline="default"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
   assert.equal(gauge('walhook_replication_paused'), 1, 'reading is paused');
   assert.ok(
     gauge('walhook_in_flight_events') <= 10_000 + 2_000,

@@ -74,8 +74,8 @@ test('a Postgres fast restart and a terminated walsender mid-stream: nothing los
   assert.ok(reconnects.length >= 1, `the terminated walsender logged (${reconnects.length})`);
   assert.ok(relocks.length >= 1, `the restart logged (${relocks.length})`);
   const metrics = await (await fetch(`http://127.0.0.1:${live.port}/metrics`)).text();
-  assert.match(metrics, /walhook_replication_reconnects_total [1-9]/);
-  assert.match(metrics, /walhook_role\{role="active"\} 1/);
+  assert.match(metrics, /walhook_replication_reconnects_total\{pipeline="default"\} [1-9]/);
+  assert.match(metrics, /walhook_role\{pipeline="default",role="active"\} 1/);
   assert.equal(await live.stop(), 0);
   walhook = undefined;
   t.diagnostic(

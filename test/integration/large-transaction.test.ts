@@ -81,7 +81,7 @@ triggers:
       );
       maxInFlight = Math.max(
         maxInFlight,
-        Number(/^walhook_in_flight_events (\S+)$/m.exec(metrics)?.[1] ?? 0),
+        Number(/^walhook_in_flight_events\{pipeline="default"\} (\S+)$/m.exec(metrics)?.[1] ?? 0),
       );
       await sleep(500);
       return received === ROWS;

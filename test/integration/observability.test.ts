@@ -66,14 +66,20 @@ function parseMetrics(text: string): Sample[] {
 async function scrape(walhook: WalhookProcess) {
   const text = await (await fetch(`http://127.0.0.1:${walhook.port}/metrics`)).text();
   const samples = parseMetrics(text);
-  /** The sample with exactly these labels; undefined when the series does not exist. */
+  /**
+   * The sample with exactly these labels; undefined when the series does not exist. The label
+   * `pipeline="default"` (the single-pipeline form's) need not be given.
+   */
   const value = (name: string, labels: Record<string, string> = {}) =>
-    samples.find(
-      (s) =>
+    samples.find((s) => {
+      const own = { ...s.labels };
+      if (own.pipeline === 'default' && labels.pipeline === undefined) delete own.pipeline;
+      return (
         s.name === name &&
-        Object.keys(s.labels).length === Object.keys(labels).length &&
-        Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-    )?.value;
+        Object.keys(own).length === Object.keys(labels).length &&
+        Object.entries(labels).every(([k, v]) => own[k] === v)
+      );
+    })?.value;
   return { text, samples, value };
 }
 
@@ -165,6 +171,8 @@ triggers:
 `);
   const before = await scrape(walhook);
   assert.equal(before.value('walhook_replication_connected'), 1);
+  // The single-pipeline form's per-pipeline series carry pipeline="default".
+  assert.equal(before.value('walhook_replication_connected', { pipeline: 'default' }), 1);
   assert.equal(
     before.value('walhook_events_matched_total', { trigger: 'paid' }),
     0,

@@ -216,7 +216,7 @@ test('schema changes while streaming: each event has the shape of its moment; a 
   assert.deepEqual(fresh?.body.event.data.new, { id: 6, fresh: true });
   await waitUntil(async () => {
     const metrics = await (await fetch(`http://127.0.0.1:${live.port}/metrics`)).text();
-    return /^walhook_unpublished_tables 0$/m.test(metrics);
+    return /^walhook_unpublished_tables\{pipeline="default"\} 0$/m.test(metrics);
   }, 'the gauge back at 0');
   await stop();
 });

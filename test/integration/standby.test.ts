@@ -46,7 +46,7 @@ async function start(): Promise<WalhookProcess> {
 
 async function role(walhook: WalhookProcess): Promise<string | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${walhook.port}/metrics`)).text();
-  return /^walhook_role\{role="(active|standby)"\} 1$/m.exec(text)?.[1];
+  return /^walhook_role\{pipeline="default",role="(active|standby)"\} 1$/m.exec(text)?.[1];
 }
 
 test('one process reads the slot; after SIGKILL a standby takes over from the confirmed LSN, losing nothing', async (t) => {

@@ -72,6 +72,7 @@ test('applies every default to a minimal file', () => {
         batch: { max_events: 1, max_wait_ms: 50 },
       },
     ],
+    pipeline: 'default',
   });
 });
 
