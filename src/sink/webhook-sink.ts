@@ -4,8 +4,10 @@ import { headerSecrets, logExcerpt } from '../observability/redact.js';
 import { formatLsn } from '../source/change.js';
 import { Batcher, laneOf } from './batcher.js';
 import type { DeliveryEvent, WebhookTarget } from './delivery-event.js';
+import { InFlight } from './in-flight.js';
 import { KeyedQueue, type Run } from './keyed-queue.js';
-import { backoffMs, isFinalStatus, MAX_TIMER_MS, retryDelayMs } from './retry-policy.js';
+import { backoffMs, isFinalStatus, retryDelayMs } from './retry-policy.js';
+import { RetryWaits } from './retry-waits.js';
 import type { Sink } from './sink.js';
 import { type AttemptTrace, attemptTrace } from './trace.js';
 import { type AttemptErrorType, type AttemptResult, WebhookClient } from './webhook-client.js';
@@ -77,13 +79,6 @@ interface TriggerLine {
   batcher: Batcher<Job> | null;
 }
 
-interface DrainWaiter {
-  /** Waits for events with `seq` below this. */
-  upTo: number;
-  remaining: number;
-  finish(drained: boolean): void;
-}
-
 /**
  * Delivers events with Hasura's retry semantics in each trigger's ordering mode. Each trigger has its own
  * queue and concurrency budget so a slow receiver never holds back another trigger's webhooks. A slot is
@@ -96,12 +91,8 @@ export class WebhookSink implements Sink<WebhookEvent> {
   readonly #deadLetter: WebhookSinkOptions['deadLetter'];
   readonly #onAttempt: WebhookSinkOptions['onAttempt'];
   readonly #lines = new Map<string, TriggerLine>();
-  readonly #drains = new Set<DrainWaiter>();
-  /** Wakes each event waiting between retries, so `close` need not wait for the interval. */
-  readonly #sleepers = new Set<() => void>();
-  #inFlight = 0;
-  #inFlightBytes = 0;
-  #nextSeq = 0;
+  readonly #inFlight = new InFlight();
+  readonly #waits = new RetryWaits();
   #closing: Promise<void> | undefined;
 
   constructor(options: WebhookSinkOptions) {
@@ -113,12 +104,12 @@ export class WebhookSink implements Sink<WebhookEvent> {
 
   /** Events submitted and not yet settled. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.events;
   }
 
   /** The sum of `bytes` of the events submitted and not yet settled. */
   get inFlightBytes(): number {
-    return this.#inFlightBytes;
+    return this.#inFlight.bytes;
   }
 
   submit(event: WebhookEvent): void {
@@ -126,9 +117,7 @@ export class WebhookSink implements Sink<WebhookEvent> {
     if (this.#closing !== undefined) return;
     const { target } = event;
     const line = this.#lines.get(target.trigger) ?? this.#openLine(event.target);
-    const seq = this.#nextSeq++;
-    this.#inFlight++;
-    this.#inFlightBytes += event.bytes;
+    const seq = this.#inFlight.submitted(event.bytes);
     const job: Job = { event, seq };
     const { ordering } = target;
     if (line.batcher === null) {
@@ -160,21 +149,8 @@ export class WebhookSink implements Sink<WebhookEvent> {
 
   /** Resolves true once every event submitted so far is settled, false if `timeoutMs` passes first. */
   drain(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight === 0) return Promise.resolve(true);
-    if (this.#closing !== undefined) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const waiter: DrainWaiter = {
-        upTo: this.#nextSeq,
-        remaining: this.#inFlight,
-        finish: (drained) => {
-          clearTimeout(timer);
-          this.#drains.delete(waiter);
-          resolve(drained);
-        },
-      };
-      const timer = setTimeout(() => waiter.finish(false), timeoutMs);
-      this.#drains.add(waiter);
-    });
+    if (this.#closing !== undefined) return Promise.resolve(this.#inFlight.events === 0);
+    return this.#inFlight.drain(timeoutMs);
   }
 
   /**
@@ -191,8 +167,8 @@ export class WebhookSink implements Sink<WebhookEvent> {
       queue.clear();
       batcher?.clear();
     }
-    for (const wake of this.#sleepers) wake();
-    for (const waiter of this.#drains) waiter.finish(false);
+    this.#waits.wakeAll();
+    this.#inFlight.abandon();
     await this.#client.close();
   }
 
@@ -253,7 +229,7 @@ export class WebhookSink implements Sink<WebhookEvent> {
         }
         return outcome;
       }
-      await this.#sleep(retryInMs ?? 0);
+      await this.#waits.sleep(retryInMs ?? 0);
       if (this.#closing !== undefined) return undefined;
       await new Promise<void>((resolve) => run.resume(resolve));
     }
@@ -273,33 +249,15 @@ export class WebhookSink implements Sink<WebhookEvent> {
           { err, event_id: event.id, trigger: event.target.trigger, retry_in_ms: retryInMs },
           'cannot store a failed event in the dead-letter store; retrying',
         );
-        await this.#sleep(retryInMs);
+        await this.#waits.sleep(retryInMs);
         if (this.#closing !== undefined) return false;
       }
     }
   }
 
   #settle(job: Job, outcome: 'delivered' | 'failed'): void {
-    this.#inFlight--;
-    this.#inFlightBytes -= job.event.bytes;
-    if (this.#drains.size > 0) {
-      for (const waiter of this.#drains) {
-        if (job.seq < waiter.upTo && --waiter.remaining === 0) waiter.finish(true);
-      }
-    }
+    this.#inFlight.settled(job.seq, job.event.bytes);
     job.event.settle(outcome);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_MS));
-      this.#sleepers.add(wake);
-    });
   }
 
   #recordAttempt(

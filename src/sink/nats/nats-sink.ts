@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import { RepeatLimiter } from '../../observability/rate-limit.js';
 import { formatLsn } from '../../source/change.js';
 import type { DeliveryEvent, NatsTarget } from '../delivery-event.js';
+import { InFlight } from '../in-flight.js';
 import { KeyedQueue, type Run } from '../keyed-queue.js';
-import { backoffMs, MAX_TIMER_MS } from '../retry-policy.js';
+import { backoffMs } from '../retry-policy.js';
+import { RetryWaits } from '../retry-waits.js';
 import type { Sink } from '../sink.js';
 import { attemptTrace } from '../trace.js';
 import type { AttemptInfo } from '../webhook-sink.js';
@@ -33,12 +35,6 @@ interface Job {
   seq: number;
 }
 
-interface DrainWaiter {
-  upTo: number;
-  remaining: number;
-  finish(drained: boolean): void;
-}
-
 /**
  * Publishes events to JetStream and settles each only on the stream's acknowledgement: that is what lets
  * the checkpoint pass it. A failed publish is retried, with the same message id, until it is
@@ -51,12 +47,9 @@ export class NatsSink implements Sink<NatsEvent> {
   readonly #onAttempt: NatsSinkOptions['onAttempt'];
   readonly #connections: NatsConnections;
   readonly #queues = new Map<string, KeyedQueue<Job>>();
-  readonly #drains = new Set<DrainWaiter>();
-  readonly #sleepers = new Set<() => void>();
+  readonly #inFlight = new InFlight();
+  readonly #waits = new RetryWaits();
   readonly #warnings = new RepeatLimiter(WARN_INTERVAL_MS);
-  #inFlight = 0;
-  #inFlightBytes = 0;
-  #nextSeq = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: NatsSinkOptions) {
@@ -66,11 +59,11 @@ export class NatsSink implements Sink<NatsEvent> {
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.events;
   }
 
   get inFlightBytes(): number {
-    return this.#inFlightBytes;
+    return this.#inFlight.bytes;
   }
 
   submit(event: NatsEvent): void {
@@ -81,30 +74,15 @@ export class NatsSink implements Sink<NatsEvent> {
       queue = new KeyedQueue<Job>((job, run) => this.#start(job, run), { concurrency: target.concurrency });
       this.#queues.set(target.trigger, queue);
     }
-    const seq = this.#nextSeq++;
-    this.#inFlight++;
-    this.#inFlightBytes += event.bytes;
+    const seq = this.#inFlight.submitted(event.bytes);
     const { ordering } = target;
     const key = ordering === 'row' ? event.orderingKey : ordering === 'trigger' ? '' : String(seq);
     queue.push(key, { event, seq });
   }
 
   drain(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight === 0) return Promise.resolve(true);
-    if (this.#closing !== undefined) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const waiter: DrainWaiter = {
-        upTo: this.#nextSeq,
-        remaining: this.#inFlight,
-        finish: (drained) => {
-          clearTimeout(timer);
-          this.#drains.delete(waiter);
-          resolve(drained);
-        },
-      };
-      const timer = setTimeout(() => waiter.finish(false), timeoutMs);
-      this.#drains.add(waiter);
-    });
+    if (this.#closing !== undefined) return Promise.resolve(this.#inFlight.events === 0);
+    return this.#inFlight.drain(timeoutMs);
   }
 
   close(): Promise<void> {
@@ -114,8 +92,8 @@ export class NatsSink implements Sink<NatsEvent> {
 
   async #shutdown(): Promise<void> {
     for (const queue of this.#queues.values()) queue.clear();
-    for (const wake of this.#sleepers) wake();
-    for (const waiter of this.#drains) waiter.finish(false);
+    this.#waits.wakeAll();
+    this.#inFlight.abandon();
     await this.#connections.close();
   }
 
@@ -164,32 +142,14 @@ export class NatsSink implements Sink<NatsEvent> {
       // Unlike a webhook's, a broker's failures are rarely one event's: the event keeps its slot while
       // it waits, so an outage costs `concurrency` retrying publishes per trigger, not one per event in
       // flight.
-      await this.#sleep(retryInMs ?? 0);
+      await this.#waits.sleep(retryInMs ?? 0);
       if (this.#closing !== undefined) return false;
     }
   }
 
   #settle(job: Job): void {
-    this.#inFlight--;
-    this.#inFlightBytes -= job.event.bytes;
-    if (this.#drains.size > 0) {
-      for (const waiter of this.#drains) {
-        if (job.seq < waiter.upTo && --waiter.remaining === 0) waiter.finish(true);
-      }
-    }
+    this.#inFlight.settled(job.seq, job.event.bytes);
     job.event.settle('delivered');
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_MS));
-      this.#sleepers.add(wake);
-    });
   }
 
   #record(
