@@ -110,6 +110,7 @@ export class Pipeline {
       () => this.snapshot(),
     );
     this.metrics.track({
+      inFlightEvents: () => this.sink.inFlight,
       inFlightBytes: () => this.sink.inFlightBytes,
       lagBytes: () => Number(this.lagBytes()),
       lagSeconds: () => this.lagSeconds(),

@@ -36,12 +36,18 @@ export const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as co
 
 /** Values that depend on the time or live in the pipeline, read when scraped. */
 export interface LiveState {
+  inFlightEvents(): number;
   inFlightBytes(): number;
   lagBytes(): number;
   lagSeconds(): number;
 }
 
-const IDLE: LiveState = { inFlightBytes: () => 0, lagBytes: () => 0, lagSeconds: () => 0 };
+const IDLE: LiveState = {
+  inFlightEvents: () => 0,
+  inFlightBytes: () => 0,
+  lagBytes: () => 0,
+  lagSeconds: () => 0,
+};
 
 /**
  * The metrics registry of one walhook process (see docs/metrics.md). Label values are bounded:
@@ -169,7 +175,9 @@ export class Metrics {
   private readonly pipelines = new Map<string, PipelineMetrics>();
 
   constructor() {
-    this.pipelineGauge('walhook_in_flight_events', 'Events matched and not yet settled.', (p) => p.inFlight);
+    this.pipelineGauge('walhook_in_flight_events', 'Events matched and not yet settled.', (p) =>
+      p.live.inFlightEvents(),
+    );
     this.pipelineGauge('walhook_in_flight_bytes', 'Body bytes of the events in flight.', (p) =>
       p.live.inFlightBytes(),
     );
@@ -251,8 +259,6 @@ export class PipelineMetrics {
   readonly deadLetters: Settable;
   readonly changesReceived: Metrics['changesReceived'];
   readonly eventsFiltered: Metrics['eventsFiltered'];
-  /** Events matched and not yet settled. */
-  inFlight = 0;
   /** Where the gauges computed at scrape time read from. */
   live: LiveState = IDLE;
 
@@ -279,15 +285,6 @@ export class PipelineMetrics {
     this.slotChecked(null, null);
     this.role('standby');
   }
-
-  inFlightEvents = {
-    inc: (): void => {
-      this.inFlight++;
-    },
-    dec: (): void => {
-      this.inFlight--;
-    },
-  };
 
   track(live: LiveState): void {
     this.live = live;

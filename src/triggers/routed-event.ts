@@ -6,7 +6,7 @@ import type { Lsn } from '../source/change.js';
 
 /** What an event reports to when it settles. */
 export interface SettleHooks {
-  /** Once per event, after the transaction's count went down: for gauges and backpressure. */
+  /** Once per event, after the transaction's count went down: for backpressure. */
   settled(): void;
 }
 

@@ -18,21 +18,13 @@ export class EventRouter {
     private readonly triggers: TriggerIndex,
     private readonly systemId: string,
     private readonly tracker: CheckpointTracker,
-    private readonly metrics: Pick<
-      PipelineMetrics,
-      'changesReceived' | 'eventsFiltered' | 'trigger' | 'inFlightEvents'
-    >,
+    private readonly metrics: Pick<PipelineMetrics, 'changesReceived' | 'eventsFiltered' | 'trigger'>,
     private readonly submit: (event: DeliveryEvent) => void,
     /** After every settlement, for backpressure. */
     private readonly onSettled: () => void,
   ) {}
 
-  private readonly hooks: SettleHooks = {
-    settled: () => {
-      this.metrics.inFlightEvents.dec();
-      this.onSettled();
-    },
-  };
+  private readonly hooks: SettleHooks = { settled: () => this.onSettled() };
 
   route(change: Change): void {
     const { relation, txn } = change;
@@ -59,7 +51,6 @@ export class EventRouter {
       const id = eventId(this.systemId, txn.finalLsn, change.index, trigger.name);
       const triggerMetrics = this.metrics.trigger(trigger.name);
       triggerMetrics.matched.inc();
-      this.metrics.inFlightEvents.inc();
       this.tracker.add(txn.tracked);
       this.submit(
         new RoutedEvent(
