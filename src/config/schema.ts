@@ -147,8 +147,37 @@ const natsSinkSchema = strictObject({
   ack_timeout_sec: z.number().positive().default(5),
 });
 
+/**
+ * A Standard Webhooks signing secret: `whsec_` and the base64 of 24 to 64 random bytes. Messages never
+ * quote the value.
+ */
+const signingSecret = z.string().superRefine((text, ctx) => {
+  const encoded = text.startsWith('whsec_') ? text.slice('whsec_'.length) : null;
+  const valid = encoded !== null && /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) && encoded.length % 4 === 0;
+  const bytes = valid ? Buffer.from(encoded, 'base64').length : 0;
+  if (!valid || bytes < 24 || bytes > 64) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'expected whsec_ followed by the base64 of 24 to 64 random bytes (make one with: echo whsec_$(openssl rand -base64 32))',
+    });
+  }
+});
+
+const fileSchema = z.string().min(1);
+
+/** Certificates for https receivers: a private CA to trust, and a client certificate for mutual TLS. */
+const webhookTlsSchema = strictObject({
+  ca_file: fileSchema.optional(),
+  cert_file: fileSchema.optional(),
+  key_file: fileSchema.optional(),
+}).refine(
+  (tls) => (tls.cert_file === undefined) === (tls.key_file === undefined),
+  'set cert_file and key_file together (the client certificate and its private key)',
+);
+
 /** Keys that only mean something for a webhook. */
-const WEBHOOK_ONLY_KEYS = ['headers', 'retry', 'batch'] as const;
+const WEBHOOK_ONLY_KEYS = ['headers', 'retry', 'batch', 'secret', 'tls'] as const;
 
 const triggerSchema = strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ and - only'),
@@ -160,6 +189,9 @@ const triggerSchema = strictObject({
   webhook: webhookSchema.optional(),
   sink: natsSinkSchema.optional(),
   headers: z.record(headerName, headerValue).optional(),
+  // Several secrets while rotating: each signs, and the receiver accepts any signature it can verify.
+  secret: z.union([signingSecret, uniqueList(signingSecret, 'secret', 'secret')]).optional(),
+  tls: webhookTlsSchema.optional(),
   // Defaults filled in by the transform, so that a sink trigger setting them can be told apart.
   retry: retrySchema.optional(),
   ordering: z.enum(['row', 'trigger', 'none']).default('row'),
@@ -170,6 +202,8 @@ const triggerSchema = strictObject({
     if (trigger.sink === undefined) {
       if (trigger.webhook === undefined) {
         ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'required (or a sink)' });
+      } else if (trigger.tls !== undefined && !trigger.webhook.startsWith('https:')) {
+        ctx.addIssue({ code: 'custom', path: ['tls'], message: 'only for an https webhook URL' });
       }
       return;
     }
@@ -189,8 +223,10 @@ const triggerSchema = strictObject({
       }
     }
   })
-  .transform(({ table: { text, ...table }, retry, batch, ...trigger }) => ({
+  .transform(({ table: { text, ...table }, retry, batch, secret, ...trigger }) => ({
     ...trigger,
+    // Always a list, in the order written: the first signs first.
+    secrets: secret === undefined ? [] : typeof secret === 'string' ? [secret] : secret,
     retry: retry ?? retrySchema.parse({}),
     batch: batch ?? batchSchema.parse({}),
     table,
@@ -222,6 +258,49 @@ const byteSize = z.unknown().transform((value, ctx) => {
   return Math.floor(Number(match[1]) * factor);
 });
 
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/**
+ * The connection URL with the `ssl*` settings of the config added as query parameters, so every
+ * connection walhook opens (setup, stream, lock, dead letters, monitor) gets them. `uselibpqcompat`
+ * makes node-postgres read them as libpq does: without it, require and verify-ca verify the host name
+ * too, which a server certificate made for verify-ca would fail.
+ */
+function withSslParameters(
+  connection: string,
+  settings: Record<string, string | undefined>,
+  ctx: z.core.$RefinementCtx,
+): string {
+  if (!URL.canParse(connection)) return connection;
+  const url = new URL(connection);
+  for (const [key, value] of Object.entries(settings)) {
+    if (value === undefined) continue;
+    if (url.searchParams.has(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `also set in the connection URL: set ${key} in one place`,
+      });
+      return connection;
+    }
+    url.searchParams.set(key, value);
+  }
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['connection'],
+      message: `sslmode in the URL: expected one of ${SSL_MODES.join(', ')}`,
+    });
+    return connection;
+  }
+  if (mode === null || url.searchParams.has('uselibpqcompat')) {
+    return Object.values(settings).some((v) => v !== undefined) ? url.toString() : connection;
+  }
+  url.searchParams.set('uselibpqcompat', 'true');
+  return url.toString();
+}
+
 const sourceSchema = strictObject({
   connection: z
     .string()
@@ -250,6 +329,16 @@ const sourceSchema = strictObject({
   heartbeat_sec: z.number().min(0).default(30),
   // Retained WAL past this is logged as a warning, once per crossing.
   max_retained_wal: byteSize.default(2 ** 30),
+  // false: an owner of the tables created the publication, and walhook only checks that it lists them.
+  manage_publication: z.boolean().default(true),
+  // libpq's names and meanings; they may also be written in the connection URL, but not both.
+  sslmode: z.enum(SSL_MODES).optional(),
+  sslrootcert: fileSchema.optional(),
+  sslcert: fileSchema.optional(),
+  sslkey: fileSchema.optional(),
+}).transform(({ sslmode, sslrootcert, sslcert, sslkey, ...source }, ctx) => {
+  const connection = withSslParameters(source.connection, { sslmode, sslrootcert, sslcert, sslkey }, ctx);
+  return { ...source, connection };
 });
 
 const deadLetterSchema = strictObject({
@@ -311,6 +400,8 @@ const sharedShape = {
     port: z.number().int().min(0).max(65535).default(9187),
     // /readyz fails while the oldest unsettled transaction committed longer ago than this.
     ready_max_lag_sec: z.number().positive().default(60),
+    // Required by every endpoint that changes state (redelivery, pause); without it they answer 401.
+    admin_token: z.string().min(16).optional(),
   }).prefault({}),
   shutdown_grace_sec: z.number().min(0).default(10),
 };

@@ -46,6 +46,7 @@ test('applies every default to a minimal file', () => {
       publication_check_sec: 30,
       heartbeat_sec: 30,
       max_retained_wal: 1024 ** 3,
+      manage_publication: true,
     },
     server: { host: '127.0.0.1', port: 9187, ready_max_lag_sec: 60 },
     shutdown_grace_sec: 10,
@@ -59,6 +60,7 @@ test('applies every default to a minimal file', () => {
         tableText: 'orders',
         operations: ['insert'],
         webhook: 'http://127.0.0.1:3000/hooks/orders',
+        secrets: [],
         retry: {
           num_retries: 0,
           interval_sec: 10,
@@ -89,10 +91,16 @@ source:
   publication_check_sec: 5
   heartbeat_sec: 0
   max_retained_wal: 512MiB
+  manage_publication: false
+  sslmode: verify-full
+  sslrootcert: /etc/walhook/ca.crt
+  sslcert: /etc/walhook/client.crt
+  sslkey: /etc/walhook/client.key
 server:
   host: 0.0.0.0
   port: 0
   ready_max_lag_sec: 2.5
+  admin_token: 0123456789abcdef-admin
 shutdown_grace_sec: 2.5
 dead_letter: { file: /var/lib/walhook/dead.jsonl }
 max_in_flight_events: 500
@@ -106,6 +114,8 @@ triggers:
       new: { status: { _eq: paid } }
     webhook: https://hooks.example.com/orders?x=1
     headers: { Authorization: Bearer abc, X-Trace: "on" }
+    secret: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=]
+    tls: { ca_file: /etc/walhook/hooks-ca.crt, cert_file: /etc/walhook/me.crt, key_file: /etc/walhook/me.key }
     retry:
       num_retries: 3
       interval_sec: 0
@@ -123,7 +133,8 @@ triggers:
     {},
   );
   assert.deepEqual(config.source, {
-    connection: 'postgresql://walhook:pw@db:5432/app',
+    connection:
+      'postgresql://walhook:pw@db:5432/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fwalhook%2Fca.crt&sslcert=%2Fetc%2Fwalhook%2Fclient.crt&sslkey=%2Fetc%2Fwalhook%2Fclient.key&uselibpqcompat=true',
     slot: 'walhook_prod',
     publication: 'walhook_pub',
     on_slot_lost: 'recreate',
@@ -132,8 +143,14 @@ triggers:
     publication_check_sec: 5,
     heartbeat_sec: 0,
     max_retained_wal: 512 * 1024 ** 2,
+    manage_publication: false,
   });
-  assert.deepEqual(config.server, { host: '0.0.0.0', port: 0, ready_max_lag_sec: 2.5 });
+  assert.deepEqual(config.server, {
+    host: '0.0.0.0',
+    port: 0,
+    ready_max_lag_sec: 2.5,
+    admin_token: '0123456789abcdef-admin',
+  });
   assert.equal(config.shutdown_grace_sec, 2.5);
   assert.deepEqual(config.dead_letter, { file: '/var/lib/walhook/dead.jsonl' });
   assert.equal(config.max_in_flight_events, 500);
@@ -147,6 +164,12 @@ triggers:
     where: { new: { status: { _eq: 'paid' } } },
     webhook: 'https://hooks.example.com/orders?x=1',
     headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
+    secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='],
+    tls: {
+      ca_file: '/etc/walhook/hooks-ca.crt',
+      cert_file: '/etc/walhook/me.crt',
+      key_file: '/etc/walhook/me.key',
+    },
     retry: {
       num_retries: 3,
       interval_sec: 0,
@@ -308,13 +331,13 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),
