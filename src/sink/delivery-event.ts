@@ -33,6 +33,16 @@ export interface WebhookTarget extends TargetBase {
   retry: RetryPolicy;
   /** With `maxEvents` above 1, events go in batches, as `{"events": [...]}`. */
   batch: BatchLimits;
+  /** Standard Webhooks signing secrets (`whsec_…`); each signs every request. Empty: unsigned. */
+  secrets: readonly string[];
+  /** Files for an https receiver: a CA to trust instead of the system's, a client certificate. */
+  tls: WebhookTls | null;
+}
+
+export interface WebhookTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 /** A JetStream stream fed through NATS; see docs/sinks.md. */

@@ -1,5 +1,5 @@
 import type { TriggerConfig } from '../config/schema.js';
-import type { DeliveryTarget, NatsTarget, WebhookTarget } from '../sink/delivery-event.js';
+import type { DeliveryTarget, NatsTarget, WebhookTarget, WebhookTls } from '../sink/delivery-event.js';
 import { SubjectTemplate } from '../sink/nats/subject.js';
 import type { TupleData } from '../source/change.js';
 import type { RowImages } from '../source/row-images.js';
@@ -100,7 +100,17 @@ function webhookTarget(trigger: TriggerConfig, webhook: string): WebhookTarget {
     ordering: trigger.ordering,
     concurrency: trigger.concurrency,
     batch: { maxEvents: trigger.batch.max_events, maxWaitMs: trigger.batch.max_wait_ms },
+    secrets: trigger.secrets,
+    tls: trigger.tls === undefined ? null : webhookTls(trigger.tls),
   };
+}
+
+function webhookTls(tls: NonNullable<TriggerConfig['tls']>): WebhookTls {
+  const files: WebhookTls = {};
+  if (tls.ca_file !== undefined) files.caFile = tls.ca_file;
+  if (tls.cert_file !== undefined) files.certFile = tls.cert_file;
+  if (tls.key_file !== undefined) files.keyFile = tls.key_file;
+  return files;
 }
 
 /**

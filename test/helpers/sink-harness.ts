@@ -142,6 +142,8 @@ export function event(url: string, options: EventOptions = {}) {
       ordering: options.ordering ?? 'row',
       concurrency: options.concurrency ?? 64,
       batch: options.batch ?? { maxEvents: 1, maxWaitMs: 0 },
+      secrets: [],
+      tls: null,
     },
     orderingKey: key,
     op: 'INSERT',
