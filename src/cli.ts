@@ -23,6 +23,13 @@ Commands:
   dlq purge      --config FILE (--id ID | --trigger T | --older-than DURATION)
                  delete them; DURATION is like 7d, 12h or 30m
                  (each dlq command takes --pipeline NAME to work on one pipeline's letters only)
+  invoke    --config FILE --trigger T --key JSON
+            read the row with this primary key now and deliver it as a MANUAL event
+            (the trigger needs enable_manual: true; walhook run must be running)
+  backfill  --config FILE --trigger T [--where EXPR] [--batch-size N] [--op manual|read]
+            [--restart] [--detach] [--cancel]
+            send the table's existing rows through the trigger, in primary-key order, with a
+            progress bar; continues where a stopped backfill ended unless --restart
 
 Options:
   -h, --help      show this help
@@ -64,6 +71,18 @@ async function main(argv: string[]): Promise<number> {
         err: (line) => process.stderr.write(`${line}\n`),
       });
     }
+    case 'invoke':
+    case 'backfill': {
+      const commands = await import('./backfill/backfill-command.js');
+      const output = {
+        progress: (text: string) => process.stderr.write(text),
+        line: (text: string) => process.stdout.write(`${text}\n`),
+        tty: process.stderr.isTTY === true,
+      };
+      return command === 'invoke'
+        ? commands.invokeCommand(rest, output)
+        : commands.backfillCommand(rest, output);
+    }
     case 'dlq': {
       const { dlqCommand } = await import('./dead-letters/dlq-command.js');
       return dlqCommand(rest, (line) => process.stdout.write(`${line}\n`));
@@ -87,11 +106,12 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 100).unref();
   },
   (err: unknown) => {
-    if (isWalhookError(err) && err.exitCode === 2) {
+    // A coded error is one line for the operator, whatever its exit code.
+    if (isWalhookError(err)) {
       process.stderr.write(
         `${err.code === 'WALHOOK_ERR_USAGE' ? 'walhook: ' : ''}${redactText(err.message)}\n`,
       );
-      process.exit(2);
+      process.exit(err.exitCode);
     }
     // Connection errors can quote the connection string.
     process.stderr.write(

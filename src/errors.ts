@@ -11,9 +11,19 @@ export const errorCodes = {
     exitCode: 2,
     description: 'The config file references an environment variable that is not set and has no default.',
   },
+  WALHOOK_ERR_CONFIG_SECRET_FILE: {
+    exitCode: 2,
+    description:
+      'The config file references a secret file (file:PATH) that does not exist, is not a regular file or cannot be read.',
+  },
   WALHOOK_ERR_CONFIG_INVALID: {
     exitCode: 2,
     description: 'A config value is missing, unknown or of the wrong type or shape.',
+  },
+  WALHOOK_ERR_TLS_FILE: {
+    exitCode: 2,
+    description:
+      "A trigger's tls.ca_file, cert_file or key_file cannot be read, holds no valid PEM certificate or key, or the key does not go with the certificate.",
   },
   WALHOOK_ERR_TABLE_NOT_FOUND: { exitCode: 2, description: 'A trigger names a table that does not exist.' },
   WALHOOK_ERR_WAL_LEVEL: { exitCode: 2, description: 'The server does not run with wal_level=logical.' },
@@ -36,9 +46,29 @@ export const errorCodes = {
     description:
       'A table has no replica identity (no primary key, REPLICA IDENTITY DEFAULT or NOTHING): publishing it would make its UPDATE and DELETE fail.',
   },
+  WALHOOK_ERR_NO_KEY: {
+    exitCode: 2,
+    description:
+      'A table without a primary key (or replica identity index) cannot be read row by row for a backfill or a manual invocation.',
+  },
+  WALHOOK_ERR_SERVICE: {
+    exitCode: 1,
+    description:
+      'A command that works through the running service (invoke, backfill) could not reach it, or the service refused the request.',
+  },
   WALHOOK_ERR_PERMISSION: {
     exitCode: 2,
     description: 'The database role lacks a privilege walhook needs (REPLICATION, table ownership, CREATE).',
+  },
+  WALHOOK_ERR_PUBLICATION: {
+    exitCode: 2,
+    description:
+      "With source.manage_publication: false, the publication does not exist or lacks a trigger's table; the message gives the statement an owner of the tables runs.",
+  },
+  WALHOOK_ERR_SOURCE_TLS: {
+    exitCode: 2,
+    description:
+      "TLS to Postgres cannot be set up: the server's certificate does not verify (sslmode verify-ca or verify-full), the server does not accept TLS, or a certificate file cannot be read.",
   },
   WALHOOK_ERR_PROTOCOL: {
     exitCode: 1,

@@ -1,4 +1,7 @@
 import type { Logger } from 'pino';
+import { AdminApi } from './admin/admin-api.js';
+import { addBackfillRoutes } from './admin/backfill-routes.js';
+import { addAdminRoutes } from './admin/routes.js';
 import type { Config } from './config/schema.js';
 import { isWalhookError } from './errors.js';
 import { startHttpServer } from './observability/http-server.js';
@@ -14,6 +17,11 @@ interface Lane {
   config: Readonly<Config>;
   lock: SlotLock;
   pipeline: Pipeline | null;
+  /**
+   * An operator paused the pipeline (POST /pause). The lane keeps it, so a Pipeline made anew after a
+   * lost slot lock starts paused; a restarted process starts reading.
+   */
+  paused: boolean;
 }
 
 /**
@@ -36,7 +44,29 @@ export async function runService(
       config,
       lock: new SlotLock({ connection: config.source.connection, slot: config.source.slot, logger }),
       pipeline: null,
+      paused: false,
     };
+  });
+  const laneOf = (name: string) => lanes.find((lane) => lane.config.pipeline === name);
+  const admin = new AdminApi(first.server.admin_token, logger.child({ stage: 'admin' }));
+  addAdminRoutes(
+    admin,
+    {
+      configs: all,
+      setPaused: (name, paused) => {
+        const lane = laneOf(name);
+        if (!lane) return;
+        lane.paused = paused;
+        if (paused) lane.pipeline?.pause();
+        else lane.pipeline?.resume();
+      },
+      deadLettersChanged: (name) => laneOf(name)?.pipeline?.deadLettersChanged(),
+    },
+    logger.child({ stage: 'dead-letters' }),
+  );
+  addBackfillRoutes(admin, (trigger) => {
+    const lane = lanes.find((l) => l.config.triggers.some((t) => t.name === trigger));
+    return lane?.pipeline?.backfills ?? null;
   });
   const http = await startHttpServer(
     first.server,
@@ -45,6 +75,7 @@ export async function runService(
       readiness: () => readiness(lanes, several),
       status: () => status(lanes, several),
     },
+    admin,
     logger,
   );
   logger.info(
@@ -118,6 +149,7 @@ export async function runService(
       }, fail);
     });
     lane.pipeline = current;
+    if (lane.paused) current.pause();
     current.start().catch(fail);
   };
   for (const lane of lanes) lead(lane);
@@ -159,6 +191,7 @@ function status(lanes: readonly Lane[], several: boolean): Status | null {
     connected: reports.every((r) => r.connected),
     ready: reports.every((r) => r.ready),
     paused: reports.some((r) => r.paused),
+    paused_by: [...new Set(reports.flatMap((r) => r.paused_by ?? []))],
     pipelines: reports,
   };
 }

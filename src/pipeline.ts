@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type Backfills, openBackfills } from './backfill/open.js';
 import { Acknowledger } from './checkpoint/acknowledger.js';
 import { CheckpointTracker } from './checkpoint/tracker.js';
 import { DEFAULT_PIPELINE } from './config/load.js';
@@ -7,19 +8,24 @@ import { type DeadLetterStore, openDeadLetterStore } from './dead-letters/store.
 import { isWalhookError } from './errors.js';
 import type { ErrorKind, Metrics, PipelineMetrics } from './observability/metrics.js';
 import { Monitoring } from './observability/monitoring.js';
+import { headerSecrets, maskSecrets } from './observability/redact.js';
 import type { Snapshot, Status } from './observability/status.js';
 import { secondsSinceCommit } from './observability/trigger-metrics.js';
 import type { DeliveryEvent } from './sink/delivery-event.js';
 import { SinkSet } from './sink/sink-set.js';
+import { checkTriggerTls } from './sink/tls-files.js';
 import type { FinalFailure } from './sink/webhook-sink.js';
 import { formatLsn, type Lsn } from './source/change.js';
 import { ChangeFeed } from './source/change-feed.js';
 import { prepareSource, type SourceState } from './source/setup.js';
 import { LOCK_POLL_MS, type SlotLock } from './source/slot-lock.js';
+import { sourceTlsError } from './source/tls-error.js';
 import { TriggerIndex } from './triggers/matcher.js';
 import { EventRouter } from './triggers/router.js';
 import { userAgent } from './version.js';
 
+/** The pause reasons `/status` shows; a lookup's pause is too short to be worth it. */
+const PAUSE_REASONS_SHOWN = ['operator', 'backpressure'] as const;
 const SETUP_RETRY_MIN_MS = 500;
 const SETUP_RETRY_MAX_MS = 30_000;
 
@@ -38,6 +44,8 @@ export class Pipeline {
   /** This pipeline's series (label `pipeline`) and the shared ones. */
   private readonly metrics: PipelineMetrics;
   private router: EventRouter | null = null;
+  /** Backfills and manual invocations, once streaming. */
+  backfills: Backfills | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
   /** Another process holds the slot lock; this one waits to take over. */
@@ -85,9 +93,11 @@ export class Pipeline {
       onChange: (change) => {
         const { txn } = change;
         txn.tracked.commitTime ??= txn.commitTime;
+        this.backfills?.observe(change);
         this.router?.route(change);
         this.applyBackpressure();
       },
+      onMessage: (message) => this.backfills?.message(message),
       onKeepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
       onConnected: () => this.metrics.replicationConnected.set(1),
       onPublicationChecked: (count) => this.metrics.unpublishedTables.set(count),
@@ -117,7 +127,10 @@ export class Pipeline {
     });
   }
 
-  /** Ready: streaming, and the oldest unsettled transaction committed at most `ready_max_lag_sec` ago. */
+  /**
+   * Ready: streaming, and the oldest unsettled transaction committed at most `ready_max_lag_sec` ago.
+   * An operator's pause keeps it ready, like a standby: nothing is wrong that a probe should act on.
+   */
   readiness(): { ready: boolean; reason: string } {
     if (this.standby) return { ready: true, reason: 'standby: another walhook process reads the slot' };
     if (!this.feed.stream.isConnected) return { ready: false, reason: 'replication stream not connected' };
@@ -129,29 +142,60 @@ export class Pipeline {
         reason: `lagging: the oldest unsettled transaction committed ${lag.toFixed(1)} s ago (server.ready_max_lag_sec ${max})`,
       };
     }
+    if (this.feed.stream.isPaused('operator')) return { ready: true, reason: 'paused by operator' };
     return { ready: true, reason: 'streaming' };
   }
 
+  /**
+   * Stops reading the slot until `resume` (POST /pause): deliveries in flight go on, and the slot is
+   * confirmed up to the work they settle, so what is written meanwhile waits in the WAL.
+   */
+  pause(): void {
+    if (this.feed.stream.isPaused('operator')) return;
+    this.feed.stream.pause('operator');
+    this.metrics.operatorPaused.set(1);
+    this.logger.info(this.inFlight(), 'paused by an operator; deliveries in flight go on');
+  }
+
+  resume(): void {
+    if (!this.feed.stream.isPaused('operator')) return;
+    this.feed.stream.resume('operator');
+    this.metrics.operatorPaused.set(0);
+    this.logger.info('resumed by an operator; reading the slot again');
+  }
+
+  /** The dead-letter store changed elsewhere (an admin action): its count is refreshed soon. */
+  deadLettersChanged(): void {
+    this.monitoring.deadLetters.added();
+  }
+
   status(): Status {
-    return this.monitoring.status.report();
+    return { ...this.monitoring.status.report(), backfills: this.backfills?.reports() ?? [] };
   }
 
   /** Prepares slot and publication, retrying while Postgres is unreachable, then starts streaming. */
   async start(): Promise<void> {
+    checkTriggerTls(this.config.triggers);
     const source = await this.prepare();
     if (!source) return;
-    this.router = new EventRouter(
-      new TriggerIndex(this.config.triggers),
+    const triggers = new TriggerIndex(this.config.triggers);
+    const router = new EventRouter(
+      triggers,
       source.systemId,
       this.tracker,
       this.metrics,
       (event) => this.sink.submit(event),
       () => this.applyBackpressure(),
     );
+    this.router = router;
     this.confirm(source.confirmedLsn);
     this.acknowledger.adaptTo(source.walSenderTimeoutMs);
     this.monitoring.start(() => this.feed.stream.isConnected);
+    this.backfills = openBackfills(this.config, triggers, router, this.feed.types, this.metrics, this.logger);
     await this.feed.start(source);
+    this.backfills.resume().catch((err: unknown) => {
+      this.logger.error({ err }, 'cannot continue the interrupted backfills; start them again');
+    });
   }
 
   private async prepare(): Promise<SourceState | null> {
@@ -170,6 +214,8 @@ export class Pipeline {
         return source;
       } catch (err) {
         if (isWalhookError(err)) throw err;
+        const tls = sourceTlsError(err, this.config.source.connection);
+        if (tls) throw tls;
         this.metrics.error('setup');
         this.logger.error({ err, retry_in_ms: delay }, 'cannot prepare the source database; retrying');
         await this.sleep(delay);
@@ -220,6 +266,7 @@ export class Pipeline {
     this.wake?.();
     // Messages after this are dropped unconfirmed; Postgres sends them again on the next start.
     this.feed.stream.pause('backpressure');
+    await this.backfills?.close();
     const drained = await this.sink.drain(graceSec * 1000);
     const lsn = this.acknowledger.flush(false);
     this.acknowledger.stop();
@@ -289,7 +336,7 @@ export class Pipeline {
     return {
       connected: this.feed.stream.isConnected,
       ready: this.readiness().ready,
-      paused: this.feed.stream.isPaused('backpressure'),
+      pausedBy: PAUSE_REASONS_SHOWN.filter((reason) => this.feed.stream.isPaused(reason)),
       confirmedLsn: this.confirmed,
       serverWalEnd: this.serverWalEnd(),
       lagSeconds: this.lagSeconds(),
@@ -313,7 +360,10 @@ export class Pipeline {
         attempts: failure.attempts,
         lastStatus: failure.lastStatus,
         lastError: failure.lastError ? `${failure.lastError.type}: ${failure.lastError.message}` : null,
-        responseSnippet: failure.responseSnippet || null,
+        // A receiver may echo the request: its header values must not be kept with the letter.
+        responseSnippet: failure.responseSnippet
+          ? maskSecrets(failure.responseSnippet, targetSecrets(event))
+          : null,
         firstAttemptAt: failure.firstAttemptAt,
         lastAttemptAt: failure.lastAttemptAt,
         deadLetteredAt: new Date(),
@@ -324,6 +374,11 @@ export class Pipeline {
     }
     this.monitoring.deadLetters.added();
   }
+}
+
+/** What a receiver could echo back that must not be kept: the values of the headers sent. */
+function targetSecrets(event: DeliveryEvent): string[] {
+  return event.target.type === 'webhook' ? headerSecrets(event.target.headers) : [];
 }
 
 /** Which error stopped the stream, for `walhook_errors_total`. */

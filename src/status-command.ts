@@ -151,7 +151,9 @@ function renderPipeline(report: Status): string[] {
   const state = [
     report.connected ? 'connected' : 'disconnected',
     report.ready ? 'ready' : 'not ready',
-    report.paused ? 'reading paused' : 'reading',
+    report.paused
+      ? `reading paused${report.paused_by?.length ? ` (${report.paused_by.join(', ')})` : ''}`
+      : 'reading',
   ];
   const lines = [
     field('state', state.join(', ')),

@@ -4,9 +4,9 @@ import type { Config } from './config/schema.js';
 import { identityNeeds } from './source/replica-identity.js';
 import { walLevel } from './source/setup.js';
 import { describeTables, qualifiedName, replicaIdentityProblem, type TableInfo } from './source/tables.js';
+import { sourceTlsError } from './source/tls-error.js';
 import { whereColumns } from './triggers/where.js';
-
-type Finding = { level: 'ok' | 'info' | 'warn' | 'error'; message: string };
+import { type Finding, privilegeFindings } from './validate-privileges.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -43,6 +43,11 @@ async function pipelineFindings(path: string, config: Readonly<Config>): Promise
   try {
     await client.connect();
   } catch (err) {
+    const tls = sourceTlsError(err, config.source.connection);
+    if (tls) {
+      findings.push({ level: 'error', message: tls.message });
+      return findings;
+    }
     findings.push({
       level: 'warn',
       message: `database not reachable (${(err as Error).message}); database checks skipped`,
@@ -79,7 +84,7 @@ async function databaseFindings(client: pg.Client, config: Readonly<Config>): Pr
       ? { level: 'ok', message: `role ${roleRow.name} may replicate` }
       : {
           level: 'error',
-          message: `role ${roleRow?.name ?? '?'} lacks REPLICATION; run ALTER ROLE ${roleRow?.name ?? '...'} REPLICATION`,
+          message: `role ${roleRow?.name ?? '?'} lacks REPLICATION; run ALTER ROLE ${roleRow ? pg.escapeIdentifier(roleRow.name) : '...'} REPLICATION`,
         },
   );
   const described = await describeTables(
@@ -108,6 +113,14 @@ async function databaseFindings(client: pg.Client, config: Readonly<Config>): Pr
       message: `${qualifiedName(need.table)} lacks REPLICA IDENTITY FULL (${need.reasons.join('; ')}); run ${need.statement} or set source.replica_identity: full`,
     });
   }
+  findings.push(
+    ...(await privilegeFindings(
+      client,
+      config,
+      tables,
+      config.triggers.filter((_, i) => described[i] && !replicaIdentityProblem(described[i] as TableInfo)),
+    )),
+  );
   findings.push(...(await slotFindings(client, config)));
   return findings;
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ErrorCode, WalhookError } from '../errors.js';
@@ -23,7 +24,7 @@ export async function loadConfigs(
     const reason = firstLine(err instanceof Error ? err.message : String(err));
     throw new WalhookError('WALHOOK_ERR_CONFIG_READ', `${path}: cannot read file: ${reason}`, { cause: err });
   }
-  return parseConfigs(text, path, env);
+  return parseConfigs(text, path, env, dirname(path));
 }
 
 /** `loadConfigs` for a file of one pipeline (the single form, or `pipelines` with one entry). */
@@ -55,14 +56,16 @@ function only(configs: readonly Readonly<Config>[], fileLabel: string): Readonly
 }
 
 /**
- * Validates config text. `fileLabel` starts every message. Only the first problem is reported, in
- * document order, except that an unknown key goes first: a misspelt key usually also causes the
- * "required" or type problem zod lists before it, and naming the misspelling is the useful hint.
+ * Validates config text. `fileLabel` starts every message; `baseDir` is where a relative
+ * `${file:PATH}` starts (the config file's folder). Only the first problem is reported, in document
+ * order, except that an unknown key goes first: a misspelt key usually also causes the "required" or
+ * type problem zod lists before it, and naming the misspelling is the useful hint.
  */
 export function parseConfigs(
   text: string,
   fileLabel: string,
   env: NodeJS.ProcessEnv = process.env,
+  baseDir: string = process.cwd(),
 ): readonly Readonly<Config>[] {
   const fail = (code: ErrorCode, path: readonly PropertyKey[], problem: string, cause?: unknown) => {
     const where = path.length > 0 ? `${formatKeyPath(path)}: ` : '';
@@ -96,7 +99,7 @@ export function parseConfigs(
     throw fail('WALHOOK_ERR_CONFIG_INVALID', [], `expected a mapping at the top level, got ${got}`);
   }
 
-  const envProblem = interpolateEnv(doc, env);
+  const envProblem = interpolateEnv(doc, env, baseDir);
   if (envProblem) throw fail(envProblem.code, envProblem.path, envProblem.problem);
 
   let data: unknown;
@@ -111,6 +114,8 @@ export function parseConfigs(
       err,
     );
   }
+  const nesting = nestingProblem(data);
+  if (nesting) throw fail('WALHOOK_ERR_CONFIG_INVALID', nesting.path, nesting.problem);
   data = numbersOutsideWhere(data, [], (path) => {
     throw fail(
       'WALHOOK_ERR_CONFIG_INVALID',
@@ -145,6 +150,44 @@ export function parseConfigs(
   }
   const { pipelines, ...shared } = result.data;
   return deepFreeze(pipelines.map(({ name, ...pipeline }) => ({ ...pipeline, ...shared, pipeline: name })));
+}
+
+/** Deeper than any config needs, and far below the depth at which the recursive steps after it fail. */
+const MAX_NESTING = 64;
+
+interface Visit {
+  value: unknown;
+  path: KeyPath;
+  parent: Visit | null;
+}
+
+/**
+ * The first value nested deeper than MAX_NESTING or holding itself (an alias inside its own anchor:
+ * `&a [*a]`), found without recursion, since the steps after this one (numbers, zod, freezing)
+ * recurse and would overflow the stack or never end.
+ */
+function nestingProblem(data: unknown): { path: KeyPath; problem: string } | null {
+  const pending: Visit[] = [{ value: data, path: [], parent: null }];
+  for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
+    const { value, path } = visit;
+    if (typeof value !== 'object' || value === null) continue;
+    for (let ancestor = visit.parent; ancestor !== null; ancestor = ancestor.parent) {
+      if (ancestor.value === value) return { path, problem: 'an alias refers to a value that contains it' };
+    }
+    if (path.length >= MAX_NESTING) return { path, problem: `nested more than ${MAX_NESTING} levels deep` };
+    // Only what numbersOutsideWhere descends into; a `!!binary` value's bytes are no nesting.
+    const entries = Array.isArray(value) ? [...value.entries()] : isPlain(value) ? Object.entries(value) : [];
+    // Reversed onto the stack, so the first problem in document order is the one found.
+    for (const [key, child] of entries.reverse()) {
+      pending.push({ value: child, path: [...path, key], parent: visit });
+    }
+  }
+  return null;
+}
+
+function isPlain(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function isWhere(path: KeyPath): boolean {

@@ -23,8 +23,11 @@ function strictObject<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
   });
 }
 
-/** Rejects repeated entries, naming the first occurrence, because a repeat is almost always a typo. */
-function uniqueList<T extends z.ZodType<string>>(item: T, what: string, key: string) {
+/**
+ * Rejects repeated entries, naming the first occurrence, because a repeat is almost always a typo.
+ * `quote: false` leaves the value out of the message, for secrets.
+ */
+function uniqueList<T extends z.ZodType<string>>(item: T, what: string, key: string, quote = true) {
   return z
     .array(item)
     .min(1)
@@ -35,7 +38,7 @@ function uniqueList<T extends z.ZodType<string>>(item: T, what: string, key: str
           ctx.addIssue({
             code: 'custom',
             path: [index],
-            message: `duplicate ${what} "${value}" (also ${key}[${first}])`,
+            message: `duplicate ${what}${quote ? ` "${value}"` : ''} (also ${key}[${first}])`,
           });
         }
       });
@@ -185,12 +188,16 @@ const triggerSchema = strictObject({
   operations: uniqueList(z.enum(OPERATIONS), 'operation', 'operations'),
   columns: uniqueList(z.string().min(1), 'column', 'columns').optional(),
   where: whereSchema.optional(),
+  // Hasura's per-operation `payload` columns: `old` and `new` carry only these and the key.
+  payload_columns: uniqueList(z.string().min(1), 'column', 'payload_columns').optional(),
+  // As in Hasura, a trigger is invoked by hand (and backfilled) only when it says so.
+  enable_manual: z.boolean().default(false),
   // Exactly one of webhook and sink (see the superRefine below).
   webhook: webhookSchema.optional(),
   sink: natsSinkSchema.optional(),
   headers: z.record(headerName, headerValue).optional(),
   // Several secrets while rotating: each signs, and the receiver accepts any signature it can verify.
-  secret: z.union([signingSecret, uniqueList(signingSecret, 'secret', 'secret')]).optional(),
+  secret: z.union([signingSecret, uniqueList(signingSecret, 'secret', 'secret', false)]).optional(),
   tls: webhookTlsSchema.optional(),
   // Defaults filled in by the transform, so that a sink trigger setting them can be told apart.
   retry: retrySchema.optional(),

@@ -1,22 +1,12 @@
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { configFile, parseUsage, usageError } from '../cli-args.js';
 import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import type { WebhookTarget } from '../sink/delivery-event.js';
-import { attemptTrace } from '../sink/trace.js';
-import { WebhookClient } from '../sink/webhook-client.js';
 import { parseLsn } from '../source/change.js';
-import { deliveryTarget } from '../triggers/matcher.js';
-import { userAgent } from '../version.js';
-import {
-  type DeadLetter,
-  type DeadLetterFilter,
-  type DeadLetterStore,
-  letterToJson,
-  openDeadLetterStore,
-} from './store.js';
+import { redeliverLetters } from './redeliver.js';
+import { type DeadLetter, type DeadLetterFilter, letterToJson } from './store.js';
+import { type StoreScope, withStoreScopes } from './store-scope.js';
 
 type Print = (line: string) => void;
 
@@ -94,106 +84,32 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
   }
 }
 
-/**
- * POSTs each letter's stored body once, in LSN order, with its trigger's current URL, headers and
- * timeout. A delivered letter leaves the store; a failed one stays, with this attempt recorded.
- */
+/** Redelivers the matching letters, one line each, and a summary; exits 1 when any was kept. */
 async function redeliver(
   scopes: readonly StoreScope[],
   configs: readonly Readonly<Config>[],
   filter: DeadLetterFilter,
   print: Print,
 ): Promise<number> {
-  const letters: { letter: DeadLetter; store: DeadLetterStore }[] = [];
-  for (const scope of scopes) {
-    for (const letter of await scope.list(filter)) letters.push({ letter, store: scope.store });
-  }
-  if (letters.length === 0) {
+  const results = await redeliverLetters(scopes, configs, filter, (result) =>
+    print(
+      `${result.id}  ${result.trigger}  ${result.outcome === 'delivered' ? `delivered: HTTP ${result.status}` : `kept: ${result.reason}`}`,
+    ),
+  );
+  if (results.length === 0) {
     print('no dead letters match');
     // Asking for one letter by id that is not there is a failure a script should notice.
     return filter.id === undefined ? 0 : 1;
   }
-  // Null for a trigger that now publishes to a broker: its old letters wait for a webhook again.
-  const targets = new Map<string, WebhookTarget | null>();
-  for (const trigger of configs.flatMap((config) => config.triggers)) {
-    const target = deliveryTarget(trigger);
-    targets.set(trigger.name, target.type === 'webhook' ? target : null);
-  }
-  const client = new WebhookClient({ userAgent: userAgent() });
-  let delivered = 0;
-  try {
-    for (const { letter, store } of letters) {
-      const target = targets.get(letter.trigger);
-      if (target === undefined) {
-        print(`${letter.id}  ${letter.trigger}  kept: trigger no longer configured`);
-        continue;
-      }
-      if (target === null) {
-        print(`${letter.id}  ${letter.trigger}  kept: trigger no longer has a webhook`);
-        continue;
-      }
-      const attemptedAt = new Date();
-      // The next attempt of the same trace, so receivers can follow it from the original attempts.
-      const { traceparent } = attemptTrace(letter.id, letter.attempts + 1);
-      const result = await client.post(target, letter.body, { traceparent });
-      if (result.error === undefined) {
-        await store.remove([letter.id]);
-        delivered += 1;
-        print(`${letter.id}  ${letter.trigger}  delivered: HTTP ${result.status}`);
-      } else {
-        await store.add({
-          ...letter,
-          attempts: letter.attempts + 1,
-          lastStatus: result.status,
-          lastError: result.error.message,
-          responseSnippet: result.responseSnippet === '' ? null : result.responseSnippet,
-          lastAttemptAt: attemptedAt,
-        });
-        print(`${letter.id}  ${letter.trigger}  kept: ${result.error.message}`);
-      }
-    }
-  } finally {
-    await client.close();
-  }
-  const kept = letters.length - delivered;
-  print(`${delivered} of ${letters.length} redelivered, ${kept} kept`);
+  const delivered = results.filter((r) => r.outcome === 'delivered').length;
+  const kept = results.length - delivered;
+  print(`${delivered} of ${results.length} redelivered, ${kept} kept`);
   return kept === 0 ? 0 : 1;
-}
-
-/**
- * One dead-letter store and the letters of it a command works on: pipelines that name the same table
- * (on the same database) or file share a store, which is then opened once. With `--pipeline`, a store
- * shared with other pipelines is narrowed to the letters of the chosen pipeline's triggers.
- */
-class StoreScope {
-  constructor(
-    readonly store: DeadLetterStore,
-    /** The triggers whose letters count here; null for all of the store's letters. */
-    private readonly only: ReadonlySet<string> | null,
-  ) {}
-
-  async list(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    const letters = await this.store.list(filter);
-    const { only } = this;
-    return only === null ? letters : letters.filter((l) => only.has(l.trigger));
-  }
-
-  async purge(filter: DeadLetterFilter): Promise<number> {
-    if (this.only === null) return this.store.purge(filter);
-    return this.store.remove((await this.list(filter)).map((l) => l.id));
-  }
 }
 
 function compareLsn(a: string, b: string): number {
   const [x, y] = [parseLsn(a), parseLsn(b)];
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function storeKey(config: Readonly<Config>): string {
-  const target = config.dead_letter;
-  return target.file !== undefined
-    ? `file ${resolve(target.file)}`
-    : `table ${config.source.connection} ${target.table}`;
 }
 
 async function withStores(
@@ -208,23 +124,9 @@ async function withStores(
       `dlq: --pipeline "${options.pipeline}" is not in the config (pipelines: ${configs.map((c) => c.pipeline).join(', ')})`,
     );
   }
-  const groups = new Map<string, Readonly<Config>>();
-  for (const config of selected) if (!groups.has(storeKey(config))) groups.set(storeKey(config), config);
   // Warnings (an unreadable line in the file) go to stderr, apart from the command's own output.
   const logger = pino({ level: 'warn', base: null }, pino.destination({ dest: 2, sync: true }));
-  const scopes: StoreScope[] = [];
-  try {
-    for (const [key, config] of groups) {
-      const shared = configs.some((c) => !selected.includes(c) && storeKey(c) === key);
-      const mine = selected.filter((c) => storeKey(c) === key).flatMap((c) => c.triggers.map((t) => t.name));
-      const store = openDeadLetterStore(config, logger);
-      scopes.push(new StoreScope(store, shared ? new Set(mine) : null));
-      await store.init();
-    }
-    return await run(scopes, configs);
-  } finally {
-    for (const scope of scopes) await scope.store.close();
-  }
+  return withStoreScopes(configs, selected, logger, (scopes) => run(scopes, configs));
 }
 
 /** The filter of exactly one selector: --id, --trigger, or `other` (--all or --older-than). */

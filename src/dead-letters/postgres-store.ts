@@ -85,7 +85,13 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
         `walhook.dead-letters:${this.#table}`,
       ]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
+      // A role that owns the schema an admin made for it (least privilege) may not CREATE SCHEMA at all.
+      const schema = await client.query('SELECT to_regnamespace($1) IS NOT NULL AS present', [
+        pg.escapeIdentifier(this.#schema),
+      ]);
+      if (!schema.rows[0]?.present) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
+      }
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
         id text PRIMARY KEY,
         trigger text NOT NULL,
@@ -112,7 +118,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
       if ((err as { code?: string }).code === '42501') {
         throw new WalhookError(
           'WALHOOK_ERR_PERMISSION',
-          `dead_letter.table: cannot create ${this.#schema}.${this.#name}: ${(err as Error).message} (create it as a privileged role, or grant CREATE on the database)`,
+          `dead_letter.table: cannot create ${this.#schema}.${this.#name}: ${(err as Error).message} (have an admin run CREATE SCHEMA ${pg.escapeIdentifier(this.#schema)} AUTHORIZATION <walhook's role>)`,
           { cause: err },
         );
       }

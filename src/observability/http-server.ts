@@ -1,6 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { AdminApi } from '../admin/admin-api.js';
+import { sendJson } from '../admin/json.js';
 import type { Metrics } from './metrics.js';
 import type { Status } from './status.js';
 
@@ -12,34 +14,32 @@ export interface HealthSource {
 }
 
 /**
- * `/healthz` (the process answers), `/readyz` (streaming and caught up), `/status` (JSON for
- * `walhook status`) and `/metrics` (Prometheus text format).
+ * The read-only endpoints, open to probes and scrapers: `/healthz` (the process answers), `/readyz`
+ * (streaming and caught up), `/status` (JSON for `walhook status`) and `/metrics` (Prometheus text
+ * format). Every other method goes to the admin API, which wants the admin token.
  */
 export async function startHttpServer(
   options: { host: string; port: number },
   metrics: Metrics,
   health: HealthSource,
+  admin: AdminApi,
   logger: Logger,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (path === '/readyz') {
+  const readOnly: Record<string, (res: ServerResponse) => void> = {
+    '/healthz': (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'),
+    '/readyz': (res) => {
       const { ready, reason } = health.readiness();
-      res
-        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(ready ? 'ready\n' : `not ready: ${reason}\n`);
-    } else if (path === '/status') {
+      // A reason beside a ready answer says why it is ready without streaming (standby, paused).
+      const text = ready ? (reason === 'streaming' ? 'ready' : `ready: ${reason}`) : `not ready: ${reason}`;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${text}\n`);
+    },
+    '/status': (res) => {
       const status = health.status();
       res
         .writeHead(status ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
         .end(`${JSON.stringify(status ?? { error: 'starting' }, null, 2)}\n`);
-    } else if (path === '/metrics') {
+    },
+    '/metrics': (res) => {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (err: unknown) => {
@@ -47,6 +47,21 @@ export async function startHttpServer(
           res.writeHead(500).end();
         },
       );
+    },
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const serve = Object.hasOwn(readOnly, path) ? readOnly[path] : undefined;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      admin.handle(req, res, path, serve ? ['GET', 'HEAD'] : []).catch((err: unknown) => {
+        logger.error({ err }, 'admin request failed');
+        res.destroy();
+      });
+    } else if (serve) {
+      serve(res);
+    } else if (admin.methods(path).length > 0) {
+      const allow = admin.methods(path).join(', ');
+      sendJson(res, 405, { error: `${req.method} is not allowed on ${path} (allowed: ${allow})` }, { allow });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }

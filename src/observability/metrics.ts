@@ -117,6 +117,18 @@ export class Metrics {
     ['trigger'],
     [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
   );
+  readonly backfillRows = new Counter({
+    name: 'walhook_backfill_rows_total',
+    help: 'Rows a backfill sent through its trigger; rows changed while being read are left to the stream.',
+    labelNames: ['trigger'] as const,
+    registers: [this.registry],
+  });
+  readonly backfillRemaining = new Gauge({
+    name: 'walhook_backfill_remaining',
+    help: 'Rows a backfill has yet to read, estimated from pg_class.reltuples; 0 once done.',
+    labelNames: ['trigger'] as const,
+    registers: [this.registry],
+  });
   readonly roles = new Gauge({
     name: 'walhook_role',
     help: "1 for the role this process has in a pipeline: active (holds the pipeline's slot lock and reads the slot) or standby.",
@@ -132,6 +144,12 @@ export class Metrics {
   readonly replicationPaused = new Gauge({
     name: 'walhook_replication_paused',
     help: '1 while reading is paused because the in-flight limits are reached (backpressure).',
+    labelNames: ['pipeline'] as const,
+    registers: [this.registry],
+  });
+  readonly operatorPaused = new Gauge({
+    name: 'walhook_operator_paused',
+    help: '1 while an operator has paused reading with POST /pause.',
     labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
@@ -253,6 +271,7 @@ type Settable = { set(value: number): void };
 export class PipelineMetrics {
   readonly replicationConnected: Settable;
   readonly replicationPaused: Settable;
+  readonly operatorPaused: Settable;
   readonly unpublishedTables: Settable;
   readonly replicationReconnects: { inc(value?: number): void };
   readonly confirmedLsn: Settable;
@@ -269,13 +288,20 @@ export class PipelineMetrics {
     const labels = { pipeline: name };
     this.replicationConnected = metrics.replicationConnected.labels(labels);
     this.replicationPaused = metrics.replicationPaused.labels(labels);
+    this.operatorPaused = metrics.operatorPaused.labels(labels);
     this.unpublishedTables = metrics.unpublishedTables.labels(labels);
     this.replicationReconnects = metrics.replicationReconnects.labels(labels);
     this.confirmedLsn = metrics.confirmedLsn.labels(labels);
     this.deadLetters = metrics.deadLetters.labels(labels);
     this.changesReceived = metrics.changesReceived;
     this.eventsFiltered = metrics.eventsFiltered;
-    for (const series of [this.replicationConnected, this.replicationPaused, this.unpublishedTables]) {
+    const gauges = [
+      this.replicationConnected,
+      this.replicationPaused,
+      this.operatorPaused,
+      this.unpublishedTables,
+    ];
+    for (const series of gauges) {
       series.set(0);
     }
     this.confirmedLsn.set(0);
@@ -301,6 +327,12 @@ export class PipelineMetrics {
   role(role: 'active' | 'standby'): void {
     this.metrics.roles.set({ pipeline: this.name, role: 'active' }, role === 'active' ? 1 : 0);
     this.metrics.roles.set({ pipeline: this.name, role: 'standby' }, role === 'standby' ? 1 : 0);
+  }
+
+  /** After each backfill page: the rows it sent, and the rows left (null when not estimated). */
+  backfillPage(trigger: string, sent: number, remaining: number | null): void {
+    this.metrics.backfillRows.inc({ trigger }, sent);
+    if (remaining !== null) this.metrics.backfillRemaining.set({ trigger }, remaining);
   }
 
   slotChecked(retainedWalBytes: number | null, walStatus: string | null): void {

@@ -20,6 +20,18 @@ const SECRET_PAIR =
  */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#"'<>]*)@/gi;
 
+/**
+ * A Standard Webhooks signing secret, recognisable by its prefix wherever it turns up (an error
+ * quoting a value, a receiver echoing its config).
+ */
+const SIGNING_SECRET = /whsec_[A-Za-z0-9+/=_-]{8,}/g;
+
+/**
+ * A bearer token after its scheme, as in an echoed or logged `Authorization` header; eight characters
+ * at least, so prose such as "bearer token" stays.
+ */
+const BEARER_TOKEN = /\b(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*/gi;
+
 /** Nesting followed before giving up; log objects are shallow, and this also stops at cycles. */
 const MAX_DEPTH = 8;
 
@@ -37,13 +49,16 @@ function isSecretKey(key: string): boolean {
 }
 
 /**
- * Replaces the secrets a text may carry: passwords in URLs and in `password=…` pairs. A Postgres URL
- * keeps its user name, the role an operator needs to check; any other URL loses its whole userinfo,
- * since a webhook URL's user part is often itself a token.
+ * Replaces the secrets a text may carry: passwords in URLs and in `password=…` pairs, signing
+ * secrets (`whsec_…`) and bearer tokens. A Postgres URL keeps its user name, the role an operator
+ * needs to check; any other URL loses its whole userinfo, since a webhook URL's user part is often
+ * itself a token.
  */
 export function redactText(text: string): string {
-  // Every log line passes here, and almost none holds a URL or a `=`: skip the regexes for those.
+  // Every log line passes here, and almost none holds a URL, a `=` or a token: skip the regexes for those.
   let redacted = text;
+  if (redacted.includes('whsec_')) redacted = redacted.replace(SIGNING_SECRET, CENSOR);
+  if (/bearer/i.test(redacted)) redacted = redacted.replace(BEARER_TOKEN, `$1${CENSOR}`);
   if (redacted.includes('://')) {
     redacted = redacted.replace(URL_USERINFO, (match, scheme: string, userinfo: string) => {
       if (!/^postgres(?:ql)?$/i.test(scheme)) return `${scheme}://${CENSOR}@`;
@@ -111,12 +126,17 @@ export function headerSecrets(headers: Readonly<Record<string, string>>): string
 }
 
 /**
- * A short single-line excerpt of a receiver's response for a log line, with `secrets` (from
- * `headerSecrets`) and password-like text replaced.
+ * `text` with `secrets` (from `headerSecrets`) and password-like text replaced: what a receiver's
+ * response may be kept as, since a receiver may echo the request's headers.
  */
-export function logExcerpt(text: string, maxChars: number, secrets: readonly string[] = []): string {
+export function maskSecrets(text: string, secrets: readonly string[]): string {
   let masked = text;
   for (const secret of secrets) masked = masked.replaceAll(secret, CENSOR);
-  const flat = redactText(masked).replace(/\s+/g, ' ').trim();
+  return redactText(masked);
+}
+
+/** A short single-line excerpt of a receiver's response for a log line, masked as by `maskSecrets`. */
+export function logExcerpt(text: string, maxChars: number, secrets: readonly string[] = []): string {
+  const flat = maskSecrets(text, secrets).replace(/\s+/g, ' ').trim();
   return flat.length > maxChars ? `${flat.slice(0, maxChars - 1)}…` : flat;
 }

@@ -1,3 +1,4 @@
+import type { BackfillReport } from '../backfill/backfills.js';
 import { formatLsn, type Lsn } from '../source/change.js';
 import { version } from '../version.js';
 import type { SlotState } from './slot-monitor.js';
@@ -22,6 +23,13 @@ export interface Status {
   connected: boolean;
   ready: boolean;
   paused: boolean;
+  /**
+   * Why reading is paused: `operator` (POST /pause), `backpressure` (in-flight limits); empty when
+   * reading. Absent from the reports of walhook versions before it.
+   */
+  paused_by?: string[];
+  /** The backfills run in this process, running or ended (see `walhook backfill`). */
+  backfills?: BackfillReport[];
   confirmed_lsn: string;
   server_wal_end: string;
   lag: { bytes: number; seconds: number };
@@ -65,7 +73,7 @@ export interface Status {
 export interface Snapshot {
   connected: boolean;
   ready: boolean;
-  paused: boolean;
+  pausedBy: string[];
   confirmedLsn: Lsn;
   serverWalEnd: Lsn;
   lagSeconds: number;
@@ -131,7 +139,8 @@ export class StatusReporter {
       publication: this.identity.publication,
       connected: state.connected,
       ready: state.ready,
-      paused: state.paused,
+      paused: state.pausedBy.length > 0,
+      paused_by: state.pausedBy,
       confirmed_lsn: formatLsn(state.confirmedLsn),
       server_wal_end: formatLsn(state.serverWalEnd),
       lag: { bytes: behind, seconds: round(state.lagSeconds, 3) },

@@ -72,7 +72,8 @@ export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   target: Target;
   /** Events with the same key are delivered one at a time, in submission (commit) order. */
   orderingKey: string;
-  op: 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
+  /** MANUAL and READ: a row read from the table (manual invocation, backfill), not a change. */
+  op: 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'MANUAL' | 'READ';
   /** `schema.name`, as logs and dead letters show it. */
   table: string;
   relation: Relation;

@@ -15,7 +15,11 @@ NAMESPACE.copy(scratch);
  */
 export function eventId(systemId: string, commitLsn: Lsn, index: number, trigger: string): string {
   const name = `${systemId}/${formatLsn(commitLsn)}/${index}/${trigger}`;
-  const hex = hash('sha1', nameBytes(name), 'hex');
+  return uuidV5Text(hash('sha1', nameBytes(name), 'hex'));
+}
+
+/** A version 5 UUID in its text form, from the hex SHA-1 of namespace and name. */
+export function uuidV5Text(hex: string): string {
   // The version (5) replaces the high nibble of byte 6, the variant (10xx) the top bits of byte 8.
   const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

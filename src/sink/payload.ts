@@ -1,6 +1,15 @@
-import { formatLsn, POSTGRES_EPOCH_MICROS } from '../source/change.js';
-import type { Change } from '../source/transaction-reader.js';
+import { formatLsn, type Lsn, POSTGRES_EPOCH_MICROS } from '../source/change.js';
 import { jsonString } from '../source/values.js';
+import type { DeliveryEvent } from './delivery-event.js';
+
+/** What a body says about where its row comes from: a change, or a row read at a watermark. */
+export interface BodySource {
+  op: DeliveryEvent['op'];
+  /** Position among the changes (or rows read) of the transaction. */
+  index: number;
+  relation: { schema: string; name: string };
+  txn: { finalLsn: Lsn; commitTime: bigint; xid: number };
+}
 
 /** Row objects of a change rendered once and shared by every trigger it matches. */
 export interface RenderedRows {
@@ -40,7 +49,12 @@ export class HasuraBody {
   /** Size of the body in bytes. */
   readonly bytes: number;
 
-  constructor(change: Change, rows: RenderedRows, trigger: { name: string; maxRetries: number }, id: string) {
+  constructor(
+    change: BodySource,
+    rows: RenderedRows,
+    trigger: { name: string; maxRetries: number },
+    id: string,
+  ) {
     const { relation, txn } = change;
     let toast = '';
     if (rows.unchangedToast.length > 0)

@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
+import { uuidV5Text } from './event-id.js';
 
 /** The key bytes of each `whsec_` secret, decoded once per list of secrets. */
 const keysBySecrets = new WeakMap<readonly string[], Buffer[]>();
@@ -35,4 +36,17 @@ export function signatureHeaders(
     'webhook-timestamp': timestamp,
     'webhook-signature': signatures.join(' '),
   };
+}
+
+/** Namespace of batch message ids, a random UUID fixed once, apart from the event ids' namespace. */
+const BATCH_NAMESPACE = Buffer.from('3301f5f938ba40c2be0a4f9b5f0e520f', 'hex');
+
+/**
+ * The message id of a batch: a name-based (version 5) UUID of its event ids, in order, joined by `,`.
+ * Retries of a batch resend the same events, so they share the id a receiver deduplicates by; a batch
+ * made of other events (after a restart, say) is another message with another id. Event ids are
+ * fixed-length UUIDs, so the joined text can come from one list of ids only.
+ */
+export function batchMessageId(eventIds: readonly string[]): string {
+  return uuidV5Text(hash('sha1', Buffer.concat([BATCH_NAMESPACE, Buffer.from(eventIds.join(','))]), 'hex'));
 }

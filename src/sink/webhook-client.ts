@@ -1,6 +1,7 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { WebhookTarget } from './delivery-event.js';
 import { MAX_TIMER_MS } from './retry-policy.js';
+import { isTlsFailureCode, TlsAgents } from './tls-agents.js';
 
 /** How much of a response body is kept for logs and dead letters. */
 const SNIPPET_BYTES = 4096;
@@ -17,12 +18,10 @@ const CONNECT_ERROR_CODES = new Set([
   'ENETUNREACH',
   'ENETDOWN',
   'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/** The start of an OpenSSL error queue entry, as Node's TLS errors quote it. */
+const OPENSSL_QUEUE = /^[0-9A-F]+:error:[0-9A-F]+:/;
 
 export type AttemptErrorType = 'timeout' | 'connect' | 'network' | 'http';
 
@@ -45,19 +44,16 @@ export interface AttemptResult {
 
 /** Where a target's requests go and what they always carry, worked out once per target. */
 interface Route {
+  /** The connection pool of the target's TLS setting. */
+  agent: Dispatcher;
   origin: string;
   path: string;
   headers: Record<string, string>;
 }
 
-/** POSTs webhook bodies over one shared keep-alive connection pool per origin. */
+/** POSTs webhook bodies over one shared keep-alive connection pool per origin and TLS setting. */
 export class WebhookClient {
-  readonly #agent = new Agent({
-    keepAliveTimeout: 4_000,
-    // The per-attempt timer bounds the whole exchange; undici's own 300 s timers would only interfere.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
+  readonly #agents = new TlsAgents();
   readonly #userAgent: string;
   readonly #routes = new WeakMap<WebhookTarget, Route>();
 
@@ -75,13 +71,21 @@ export class WebhookClient {
     body: string,
     attemptHeaders?: Readonly<Record<string, string>>,
   ): Promise<AttemptResult> {
-    const route = this.#routeFor(target);
+    let route: Route;
+    try {
+      route = this.#routeFor(target);
+    } catch (err) {
+      // A TLS file that went missing after start-up (or was never checked, as in `dlq redeliver`):
+      // nothing was sent, and the attempt fails like any other so the event is retried or kept.
+      const error: AttemptError = { type: 'connect', message: (err as Error).message };
+      return Promise.resolve({ status: null, durationMs: 0, responseSnippet: '', error });
+    }
     return new Promise((resolve) => {
-      const exchange = new Exchange(target.retry.timeoutSec, resolve);
+      const exchange = new Exchange(target.retry.timeoutSec, resolve, (err) => this.#classify(err));
       // `dispatch` follows no redirect: a 3xx is an answer like any other non-2xx and is retried, which
       // also keeps the body and its credentials from being sent to wherever a receiver points. It is the
       // layer under `request()`, without the per-request stream and abort signal the hot path cannot afford.
-      this.#agent.dispatch(
+      route.agent.dispatch(
         {
           origin: route.origin,
           path: route.path,
@@ -96,7 +100,11 @@ export class WebhookClient {
 
   /** Aborts requests in flight and closes every connection. */
   close(): Promise<void> {
-    return this.#agent.destroy();
+    return this.#agents.close();
+  }
+
+  #classify(err: unknown): AttemptError {
+    return classify(this.#agents.alertBehind(err) ?? err);
   }
 
   #routeFor(target: WebhookTarget): Route {
@@ -108,7 +116,12 @@ export class WebhookClient {
       headers['content-type'] = 'application/json';
       headers['user-agent'] = this.#userAgent;
       const url = new URL(target.url);
-      route = { origin: url.origin, path: `${url.pathname}${url.search}`, headers };
+      route = {
+        agent: this.#agents.agentFor(target.trigger, target.tls),
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        headers,
+      };
       this.#routes.set(target, route);
     }
     return route;
@@ -124,6 +137,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #started = performance.now();
   readonly #timeoutSec: number;
   readonly #timer: NodeJS.Timeout;
+  readonly #classify: (err: unknown) => AttemptError;
   #resolve: ((result: AttemptResult) => void) | null;
   #controller: Dispatcher.DispatchController | null = null;
   #status: number | null = null;
@@ -132,8 +146,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   #keptBytes = 0;
   #readBytes = 0;
 
-  constructor(timeoutSec: number, resolve: (result: AttemptResult) => void) {
+  constructor(
+    timeoutSec: number,
+    resolve: (result: AttemptResult) => void,
+    classifyError: (err: unknown) => AttemptError,
+  ) {
     this.#timeoutSec = timeoutSec;
+    this.#classify = classifyError;
     this.#resolve = resolve;
     this.#timer = setTimeout(() => this.#timeout(), Math.min(timeoutSec * 1000, MAX_TIMER_MS));
   }
@@ -172,7 +191,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#status !== null) this.#answer();
-    else this.#finish({ status: null, responseSnippet: '', error: classify(err) });
+    else this.#finish({ status: null, responseSnippet: '', error: this.#classify(err) });
   }
 
   #answer(): void {
@@ -213,7 +232,9 @@ function firstValue(header: string | string[] | undefined): string | undefined {
 
 function classify(err: unknown): AttemptError {
   const code = errorCode(err);
-  const type = code !== undefined && CONNECT_ERROR_CODES.has(code) ? 'connect' : 'network';
+  // A TLS failure means the receiver never saw the request: nothing reached it, like a refused connection.
+  const type =
+    code !== undefined && (CONNECT_ERROR_CODES.has(code) || isTlsFailureCode(code)) ? 'connect' : 'network';
   const message = describe(err);
   return { type, message: code === undefined || message.includes(code) ? message : `${code}: ${message}` };
 }
@@ -228,5 +249,9 @@ function errorCode(err: unknown): string | undefined {
 function describe(err: unknown): string {
   // Happy-eyeballs connection failures are AggregateErrors with an empty message of their own.
   if (err instanceof AggregateError && err.message === '') return err.errors.map(describe).join('; ');
-  return err instanceof Error ? err.message : String(err);
+  // OpenSSL's messages carry its error queue ("80CC…:error:0A00045C:SSL routines:…:file.c:1605:");
+  // its `reason` ("tlsv13 alert certificate required") is the part that tells an operator anything.
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = (err as { reason?: unknown }).reason;
+  return OPENSSL_QUEUE.test(message) && typeof reason === 'string' && reason !== '' ? reason : message;
 }

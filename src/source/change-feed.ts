@@ -7,19 +7,23 @@ import { watchPublication } from './publication.js';
 import { OUTPUT_SETTINGS, ReplicationStream } from './replication-stream.js';
 import type { SourceState } from './setup.js';
 import { fetchUnchangedToast } from './toast.js';
-import { type Change, TransactionReader } from './transaction-reader.js';
+import { type Change, type LogicalMessage, TransactionReader } from './transaction-reader.js';
 import { TypeCatalog } from './type-catalog.js';
 
 export interface ChangeFeedOptions {
   connection: string;
   slot: string;
   publication: string;
+  /** false: the publication is an owner's; a table that left it is reported, not added back. */
+  manage_publication: boolean;
   toast: 'fetch' | 'omit';
   publication_check_sec: number;
   tracker: CheckpointTracker;
   logger: Logger;
   /** Complete changes, in commit order. */
   onChange(change: Change): void;
+  /** Transactional logical messages (watermarks), in order with the changes. */
+  onMessage(message: LogicalMessage): void;
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
   onConnected(): void;
   onDisconnected(): void;
@@ -38,7 +42,8 @@ export interface ChangeFeedOptions {
 export class ChangeFeed {
   readonly stream: ReplicationStream;
   private readonly reader: TransactionReader;
-  private readonly types = new TypeCatalog();
+  /** Shared with the table reader, so rows read from tables render as streamed ones do. */
+  readonly types = new TypeCatalog();
   /** Raw text values in the replication session's formats, for catalog reads and TOAST fetches. */
   private readonly queries: pg.Pool;
   private source: SourceState | null = null;
@@ -62,6 +67,7 @@ export class ChangeFeed {
       options.logger,
       this.types,
       (schema, name) => this.source?.tables.find((t) => t.schema === schema && t.name === name)?.primaryKey,
+      (message) => options.onMessage(message),
     );
     this.stream = new ReplicationStream({
       connection: options.connection,
@@ -87,9 +93,12 @@ export class ChangeFeed {
     await this.types.load(query);
     this.stopWatching = watchPublication(
       query,
-      this.options.publication,
-      source.tables,
-      this.options.publication_check_sec * 1000,
+      {
+        publication: this.options.publication,
+        manage: this.options.manage_publication,
+        tables: source.tables,
+        everyMs: this.options.publication_check_sec * 1000,
+      },
       this.options.logger,
       this.options.onPublicationChecked,
     );

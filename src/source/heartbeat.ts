@@ -28,6 +28,16 @@ export function startHeartbeat(options: HeartbeatOptions): () => void {
       failing = false;
       logger.debug('heartbeat');
     } catch (err) {
+      const code = (err as { code?: string }).code;
+      // A provider may withhold the function from ordinary roles: that will not change while we run.
+      if (code === '42501' || code === '42883') {
+        clearInterval(timer);
+        logger.warn(
+          { err: (err as Error).message },
+          'heartbeats are off: the role may not call pg_logical_emit_message; the slot advances only with changes to the published tables',
+        );
+        return;
+      }
       options.onError(err);
       // One warning per run of failures; a database that is down is already reported elsewhere.
       if (!failing) logger.warn({ err }, 'cannot write a heartbeat message; retrying every period');

@@ -1,47 +1,97 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { WalhookError } from '../errors.js';
 import { qualifiedName, type TableInfo, type TableRef } from './tables.js';
 
+/** What the publication lacks for the triggers' tables, and the statements that would fix it. */
+export interface PublicationGap {
+  exists: boolean;
+  /** Tables it does not list (none when it is FOR ALL TABLES). */
+  missing: TableInfo[];
+  /** CREATE PUBLICATION …, or the ALTER PUBLICATION statements; empty when nothing is lacking. */
+  statements: string[];
+}
+
 /**
- * The publication the slot decodes: created for the triggers' tables, or extended with the ones it
- * lacks. Partitioned tables publish through their root, so a trigger on the parent sees every
- * partition's changes under the parent's name; on Postgres 18 stored generated columns are published
- * too, so rows match row_to_json.
+ * Compares the publication with the triggers' tables. Partitioned tables publish through their root,
+ * so a trigger on the parent sees every partition's changes under the parent's name; on Postgres 18
+ * stored generated columns are published too, so rows match row_to_json.
  */
-export async function ensurePublication(
-  client: pg.Client,
+export async function publicationGap(
+  client: Pick<pg.Client, 'query'>,
   publication: string,
   tables: readonly TableInfo[],
-  logger: Logger,
-): Promise<void> {
+): Promise<PublicationGap> {
   const name = pg.escapeIdentifier(publication);
   const unique = [...new Map(tables.map((t) => [t.oid, t])).values()];
   const existing = await client.query<{ all: boolean; viaroot: boolean }>(
     'SELECT puballtables AS all, pubviaroot AS viaroot FROM pg_publication WHERE pubname = $1',
     [publication],
   );
-  const shown = await client.query<{ server_version_num: string }>('SHOW server_version_num');
-  const version = Number(shown.rows[0]?.server_version_num);
   const row = existing.rows[0];
   if (!row) {
+    const shown = await client.query<{ server_version_num: string }>('SHOW server_version_num');
     const options = ['publish_via_partition_root = true'];
-    if (version >= 180_000) options.push("publish_generated_columns = 'stored'");
-    await client.query(
-      `CREATE PUBLICATION ${name} FOR TABLE ${unique.map(qualifiedName).join(', ')} WITH (${options.join(', ')})`,
-    );
-    logger.info({ publication, tables: unique.map(qualifiedName) }, 'publication created');
-    return;
+    if (Number(shown.rows[0]?.server_version_num) >= 180_000)
+      options.push("publish_generated_columns = 'stored'");
+    return {
+      exists: false,
+      missing: unique,
+      statements: [
+        `CREATE PUBLICATION ${name} FOR TABLE ${unique.map(qualifiedName).join(', ')} WITH (${options.join(', ')})`,
+      ],
+    };
   }
+  const statements: string[] = [];
   if (!row.viaroot && unique.some((t) => t.partitioned)) {
-    await client.query(`ALTER PUBLICATION ${name} SET (publish_via_partition_root = true)`);
+    statements.push(`ALTER PUBLICATION ${name} SET (publish_via_partition_root = true)`);
+  }
+  const missing = row.all ? [] : ((await unpublished(client, publication, unique)) as TableInfo[]);
+  if (missing.length > 0) statements.push(addTablesStatement(publication, missing));
+  return { exists: true, missing, statements };
+}
+
+function addTablesStatement(publication: string, tables: readonly TableRef[]): string {
+  return `ALTER PUBLICATION ${pg.escapeIdentifier(publication)} ADD TABLE ${tables.map(qualifiedName).join(', ')}`;
+}
+
+/** `manage_publication: true`: creates the publication, or adds what it lacks. */
+export async function ensurePublication(
+  client: pg.Client,
+  publication: string,
+  gap: PublicationGap,
+  logger: Logger,
+): Promise<void> {
+  for (const statement of gap.statements) await client.query(statement);
+  const tables = gap.missing.map(qualifiedName);
+  if (!gap.exists) logger.info({ publication, tables }, 'publication created');
+  else if (tables.length > 0) logger.info({ publication, tables }, 'tables added to publication');
+  else if (gap.statements.length > 0) {
     logger.info({ publication }, 'publication now publishes partitions through their root');
   }
-  if (row.all) return;
-  const missing = await unpublished(client, publication, unique);
-  if (missing.length > 0) {
-    await client.query(`ALTER PUBLICATION ${name} ADD TABLE ${missing.map(qualifiedName).join(', ')}`);
-    logger.info({ publication, tables: missing.map(qualifiedName) }, 'tables added to publication');
+}
+
+/** What the publication lacks, in a few words; null when nothing. */
+export function gapSummary(publication: string, gap: PublicationGap): string | null {
+  if (gap.statements.length === 0) return null;
+  if (!gap.exists) return `publication ${publication} does not exist`;
+  if (gap.missing.length > 0) {
+    return `publication ${publication} lacks ${gap.missing.map(qualifiedName).join(', ')}`;
   }
+  return `publication ${publication} does not publish partitions through their root`;
+}
+
+/**
+ * `manage_publication: false`: an owner made the publication and walhook may not change it, so a gap
+ * is reported with the statements to run and walhook does not start.
+ */
+export function requireComplete(publication: string, gap: PublicationGap): void {
+  const summary = gapSummary(publication, gap);
+  if (!summary) return;
+  throw new WalhookError(
+    'WALHOOK_ERR_PUBLICATION',
+    `${summary} (source.manage_publication: false); as an owner of the tables run: ${gap.statements.join('; ')}`,
+  );
 }
 
 /** Which of `tables` the publication does not publish (by name: a re-created table has a new OID). */
@@ -57,36 +107,41 @@ export async function unpublished(
        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = $1`,
     [publication],
   );
-  const have = new Set(result.rows.map((r) => `${r.schemaname}.${r.tablename}`));
-  return tables.filter((t) => !have.has(`${t.schema}.${t.name}`));
+  // Joined with a dot, "a"."b.c" and "a.b"."c" would read the same.
+  const have = new Set(result.rows.map((r) => JSON.stringify([r.schemaname, r.tablename])));
+  return tables.filter((t) => !have.has(JSON.stringify([t.schema, t.name])));
 }
 
 /**
  * Dropping a table removes it from every publication, and a re-created table is not in it, so its
- * changes silently stop. Every `everyMs` this reports such tables at error level and adds them back
- * where they exist again; changes made in between were not captured.
+ * changes silently stop. Every `everyMs` this reports such tables at error level and, when walhook
+ * manages the publication, adds them back where they exist again; changes made in between were not
+ * captured. Otherwise the report names the statement an owner runs.
  */
 export function watchPublication(
   query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>,
-  publication: string,
-  tables: readonly TableRef[],
-  everyMs: number,
+  options: { publication: string; manage: boolean; tables: readonly TableRef[]; everyMs: number },
   logger: Logger,
   onResult: (unpublishedCount: number) => void,
 ): () => void {
+  const { publication, manage } = options;
   const client = { query } as unknown as Pick<pg.Client, 'query'>;
   const check = async () => {
-    const missing = await unpublished(client, publication, tables);
+    const missing = await unpublished(client, publication, options.tables);
     onResult(missing.length);
     for (const table of missing) {
       const name = qualifiedName(table);
+      const statement = addTablesStatement(publication, [table]);
       logger.error(
-        { code: 'WALHOOK_ERR_TABLE_UNPUBLISHED', table: name, publication },
-        'table left the publication (dropped, re-created or removed); its changes are not streamed',
+        { code: 'WALHOOK_ERR_TABLE_UNPUBLISHED', table: name, publication, ...(manage ? {} : { statement }) },
+        manage
+          ? 'table left the publication (dropped, re-created or removed); its changes are not streamed'
+          : 'table left the publication (dropped, re-created or removed); its changes are not streamed until an owner runs the statement',
       );
+      if (!manage) continue;
       const exists = await query('SELECT 1 WHERE to_regclass($1) IS NOT NULL', [name]);
       if (exists.rows.length === 0) continue;
-      await query(`ALTER PUBLICATION ${pg.escapeIdentifier(publication)} ADD TABLE ${name}`);
+      await query(statement);
       logger.warn(
         { table: name, publication },
         'table added back to the publication; changes before this were not captured',
@@ -95,7 +150,7 @@ export function watchPublication(
   };
   const timer = setInterval(() => {
     check().catch((err: unknown) => logger.warn({ err }, 'publication check failed'));
-  }, everyMs);
+  }, options.everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TriggerConfig } from '../config/schema.js';
+import { WalhookError } from '../errors.js';
 import { whereColumns } from '../triggers/where.js';
 import { qualifiedName, type TableInfo } from './tables.js';
 
@@ -56,7 +57,8 @@ export function identityNeeds(
 
 /**
  * `source.replica_identity: full` makes walhook set REPLICA IDENTITY FULL on the tables that need it,
- * where its role owns them; otherwise (and with `keep`) it logs the exact statement to run.
+ * which takes ownership of them: a role that lacks it stops walhook with the statement for the owner
+ * to run (once done, the table no longer needs it). With `keep` walhook logs the statement.
  */
 export async function applyIdentity(
   client: pg.Client,
@@ -69,16 +71,17 @@ export async function applyIdentity(
     if (mode === 'full') {
       try {
         await client.query(need.statement);
-        need.table.replicaIdentity = 'f';
-        logger.info({ table }, 'replica identity set to FULL');
-        continue;
       } catch (err) {
-        logger.warn(
-          { table, err: (err as Error).message, statement: need.statement },
-          'cannot set REPLICA IDENTITY FULL; run the statement as the table owner',
+        if ((err as { code?: string }).code !== '42501') throw err;
+        throw new WalhookError(
+          'WALHOOK_ERR_PERMISSION',
+          `source.replica_identity: full, but the database role may not alter ${table} (${(err as Error).message}); have the table's owner run ${need.statement}, or set source.replica_identity: keep`,
+          { cause: err },
         );
-        continue;
       }
+      need.table.replicaIdentity = 'f';
+      logger.info({ table }, 'replica identity set to FULL');
+      continue;
     }
     logger[need.level](
       { table, reasons: need.reasons, statement: need.statement },

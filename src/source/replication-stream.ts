@@ -19,8 +19,11 @@ export interface ReplicationStreamOptions {
   onSlotLost(error: WalhookError): void;
 }
 
-/** Backpressure from the sink, or a lookup the source waits for (types, TOAST values). */
-export type PauseReason = 'backpressure' | 'lookup';
+/**
+ * Backpressure from the sink, a lookup the source waits for (types, TOAST values), or an operator's
+ * `POST /pause`.
+ */
+export type PauseReason = 'backpressure' | 'lookup' | 'operator';
 
 /** Duplex of the replication connection, which pg-logical-replication keeps private. */
 type Socket = { pause(): void; resume(): void };

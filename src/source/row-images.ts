@@ -48,13 +48,16 @@ function keyOnly(relation: RelationInfo, source: TupleData): TupleData {
   return image;
 }
 
-/** A row as `row_to_json` renders it, leaving out the columns the image does not carry. */
-export function rowToJson(relation: RelationInfo, values: TupleData): string {
+/**
+ * A row as `row_to_json` renders it, leaving out the columns the image does not carry and, with
+ * `shown`, the columns it does not list (by index).
+ */
+export function rowToJson(relation: RelationInfo, values: TupleData, shown?: readonly boolean[]): string {
   const { columns } = relation.relation;
   let json = '{';
   for (let i = 0; i < columns.length; i++) {
     const value = values[i];
-    if (value === undefined) continue;
+    if (value === undefined || (shown !== undefined && !shown[i])) continue;
     const column = columns[i];
     if (!column) continue;
     if (json.length > 1) json += ',';
@@ -70,10 +73,13 @@ export function rowToJson(relation: RelationInfo, values: TupleData): string {
  * table has one (the new key on update, the old key on delete), else the whole row.
  */
 export function rowKey(change: Change, images: RowImages): string {
-  const { relation } = change;
   const row = images.new ?? images.old;
+  return row ? tupleKey(change.relation, row) : `${change.relation.relation.id}:`;
+}
+
+/** The ordering key of a row of the relation, the same for a streamed row and one read from the table. */
+export function tupleKey(relation: RelationInfo, row: TupleData): string {
   const prefix = `${relation.relation.id}:`;
-  if (!row) return prefix;
   if (relation.keyIndexes.length > 0) {
     let key = prefix;
     for (const i of relation.keyIndexes)

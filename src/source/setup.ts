@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TriggerConfig } from '../config/schema.js';
 import { WalhookError } from '../errors.js';
 import type { Lsn } from './change.js';
-import { ensurePublication } from './publication.js';
+import { ensurePublication, publicationGap, requireComplete } from './publication.js';
 import { applyIdentity, identityNeeds } from './replica-identity.js';
 import { ensureSlot } from './slot.js';
 import {
@@ -42,17 +42,20 @@ export async function systemIdentifier(connection: string): Promise<string> {
 }
 
 /**
- * Prepares the database for streaming: checks wal_level and the triggers' tables, creates the
- * publication (or adds missing tables to it) and then the slot. The publication comes first: pgoutput
- * looks it up with the catalog as of each change, so a slot older than its publication fails to decode.
+ * Prepares the database for streaming: checks wal_level, the triggers' tables and the role's
+ * privileges, creates the publication (or adds missing tables to it; with `manage_publication: false`
+ * only checks it) and then the slot. The publication comes first: pgoutput looks it up with the
+ * catalog as of each change, so a slot older than its publication fails to decode.
  */
 export async function prepareSource(
   options: {
     connection: string;
     slot: string;
     publication: string;
+    manage_publication: boolean;
     on_slot_lost: 'fail' | 'recreate';
     replica_identity: 'keep' | 'full';
+    toast: 'fetch' | 'omit';
     triggers: readonly TriggerConfig[];
   },
   logger: Logger,
@@ -67,6 +70,7 @@ export async function prepareSource(
         `wal_level is ${level}; set wal_level = logical in postgresql.conf and restart Postgres`,
       );
     }
+    const role = await currentRole(client);
     const refs = options.triggers.map((t) => t.table);
     const described = await describeTables(client, refs);
     const tables: TableInfo[] = [];
@@ -83,13 +87,31 @@ export async function prepareSource(
       tables.push(info);
     });
     await applyIdentity(client, identityNeeds(options.triggers, tables), options.replica_identity, logger);
-    await permitted(`create or alter publication ${options.publication}`, () =>
-      ensurePublication(client, options.publication, tables, logger),
-    );
-    const confirmedLsn = await permitted(`create replication slot ${options.slot}`, () =>
+    const gap = await publicationGap(client, options.publication, tables);
+    if (options.manage_publication) {
+      await permitted(
+        `create or alter publication ${options.publication}`,
+        `set source.manage_publication: false and have an owner of the tables run: ${gap.statements.join('; ')}`,
+        () => ensurePublication(client, options.publication, gap, logger),
+      );
+    } else {
+      requireComplete(options.publication, gap);
+    }
+    if (options.toast === 'fetch') {
+      const unreadable = await unselectable(client, tables);
+      if (unreadable.length > 0) {
+        const names = unreadable.map(qualifiedName).join(', ');
+        throw new WalhookError(
+          'WALHOOK_ERR_PERMISSION',
+          `role ${role} may not SELECT from ${names}, which source.toast: fetch needs to read unchanged TOASTed values; run GRANT SELECT ON ${names} TO ${pg.escapeIdentifier(role)}, or set source.toast: omit`,
+        );
+      }
+    }
+    const replication = `run ALTER ROLE ${pg.escapeIdentifier(role)} REPLICATION as a superuser (or grant the provider's replication role)`;
+    const confirmedLsn = await permitted(`create replication slot ${options.slot}`, replication, () =>
       ensureSlot(client, options.slot, options.on_slot_lost, logger),
     );
-    const systemId = await permitted('open a replication connection', () =>
+    const systemId = await permitted('open a replication connection', replication, () =>
       systemIdentifier(options.connection),
     );
     const timeout = await client.query<{ setting: string }>(
@@ -101,15 +123,32 @@ export async function prepareSource(
   }
 }
 
+export async function currentRole(client: Pick<pg.Client, 'query'>): Promise<string> {
+  return (await client.query<{ role: string }>('SELECT current_user AS role')).rows[0]?.role ?? '?';
+}
+
+/** The tables the role may not read (TOAST fetches read them by primary key). */
+export async function unselectable<T extends TableInfo>(
+  client: Pick<pg.Client, 'query'>,
+  tables: readonly T[],
+): Promise<T[]> {
+  const result = await client.query<{ oid: number }>(
+    `SELECT t.oid::int AS oid FROM unnest($1::oid[]) AS t(oid) WHERE NOT has_table_privilege(t.oid, 'SELECT')`,
+    [tables.map((t) => t.oid)],
+  );
+  const denied = new Set(result.rows.map((r) => Number(r.oid)));
+  return [...new Map(tables.filter((t) => denied.has(t.oid)).map((t) => [t.oid, t])).values()];
+}
+
 /** A missing privilege will not fix itself: report it once (exit 2) instead of retrying forever. */
-async function permitted<T>(what: string, step: () => Promise<T>): Promise<T> {
+async function permitted<T>(what: string, remedy: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (err) {
     if ((err as { code?: string }).code === '42501') {
       throw new WalhookError(
         'WALHOOK_ERR_PERMISSION',
-        `the database role may not ${what}: ${(err as Error).message}; grant REPLICATION and ownership of the tables`,
+        `the database role may not ${what}: ${(err as Error).message}; ${remedy}`,
         { cause: err },
       );
     }

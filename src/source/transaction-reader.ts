@@ -31,6 +31,13 @@ export interface ColumnTypes {
 /** Primary key columns of a table, from the catalog: pgoutput flags every column as key under FULL. */
 export type PrimaryKeyLookup = (schema: string, name: string) => readonly string[] | undefined;
 
+/** A transactional logical message (pg_logical_emit_message), in its transaction. */
+export interface LogicalMessage {
+  prefix: string;
+  content: Buffer;
+  txn: TransactionInfo;
+}
+
 export interface TransactionInfo {
   finalLsn: Lsn;
   /** Microseconds since 2000-01-01 UTC. */
@@ -75,6 +82,8 @@ export class TransactionReader {
     private readonly logger: Logger,
     private readonly types: ColumnTypes,
     private readonly primaryKey: PrimaryKeyLookup = () => undefined,
+    /** Transactional messages, in order with the changes around them; replays included. */
+    private readonly onMessage: (message: LogicalMessage) => void = () => {},
   ) {}
 
   /** The stream broke: what follows starts again at a Begin. */
@@ -106,9 +115,13 @@ export class TransactionReader {
       case 'truncate':
         for (const relationId of message.relationIds) this.change('TRUNCATE', relationId, null, null, null);
         break;
+      case 'message':
+        if (message.transactional && !this.skipping && this.current) {
+          this.onMessage({ prefix: message.prefix, content: message.content, txn: this.current });
+        }
+        break;
       case 'type':
       case 'origin':
-      case 'message':
         break;
     }
   }
@@ -166,26 +179,7 @@ export class TransactionReader {
   }
 
   private relationMessage(relation: Relation): void {
-    const columnIndex = new Map(relation.columns.map((column, i) => [column.name, i]));
-    let keyIndexes: number[] = [];
-    relation.columns.forEach((column, i) => {
-      if (column.isKey) keyIndexes.push(i);
-    });
-    if (relation.replicaIdentity === 'full') {
-      const primaryKey = this.primaryKey(relation.schema, relation.name) ?? [];
-      const indexes = primaryKey.map((column) => columnIndex.get(column));
-      if (indexes.length > 0 && indexes.every((i) => i !== undefined)) keyIndexes = indexes as number[];
-    }
-    this.relations.set(relation.id, {
-      relation,
-      schema: relation.schema,
-      name: relation.name,
-      table: `${relation.schema}.${relation.name}`,
-      columnIndex,
-      keyIndexes,
-      renderers: relation.columns.map((column) => this.types.renderer(column.typeOid)),
-      compareTypes: relation.columns.map((column) => this.types.comparable(column.typeOid)),
-    });
+    this.relations.set(relation.id, describeRelation(relation, this.types, this.primaryKey));
   }
 
   private requireTransaction(what: string): TransactionInfo {
@@ -193,4 +187,33 @@ export class TransactionReader {
       throw new WalhookError('WALHOOK_ERR_PROTOCOL', `${what} message outside a transaction`);
     return this.current;
   }
+}
+
+/** What the later stages need to know of a relation, worked out once per Relation message. */
+export function describeRelation(
+  relation: Relation,
+  types: ColumnTypes,
+  primaryKey: PrimaryKeyLookup,
+): RelationInfo {
+  const columnIndex = new Map(relation.columns.map((column, i) => [column.name, i]));
+  let keyIndexes: number[] = [];
+  relation.columns.forEach((column, i) => {
+    if (column.isKey) keyIndexes.push(i);
+  });
+  if (relation.replicaIdentity === 'full') {
+    const indexes = (primaryKey(relation.schema, relation.name) ?? []).map((column) =>
+      columnIndex.get(column),
+    );
+    if (indexes.length > 0 && indexes.every((i) => i !== undefined)) keyIndexes = indexes as number[];
+  }
+  return {
+    relation,
+    schema: relation.schema,
+    name: relation.name,
+    table: `${relation.schema}.${relation.name}`,
+    columnIndex,
+    keyIndexes,
+    renderers: relation.columns.map((column) => types.renderer(column.typeOid)),
+    compareTypes: relation.columns.map((column) => types.comparable(column.typeOid)),
+  };
 }

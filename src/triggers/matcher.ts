@@ -1,4 +1,4 @@
-import type { TriggerConfig } from '../config/schema.js';
+import type { TableName, TriggerConfig } from '../config/schema.js';
 import type { DeliveryTarget, NatsTarget, WebhookTarget, WebhookTls } from '../sink/delivery-event.js';
 import { SubjectTemplate } from '../sink/nats/subject.js';
 import type { TupleData } from '../source/change.js';
@@ -8,11 +8,15 @@ import { compileWhere, type RowAccessor } from './where.js';
 
 export interface CompiledTrigger {
   name: string;
+  table: TableName;
   operations: ReadonlySet<Operation>;
   columns: readonly string[] | null;
   where: ReturnType<typeof compileWhere> | null;
   target: DeliveryTarget;
   maxRetries: number;
+  /** The columns `old` and `new` carry besides the key; null for all. */
+  payloadColumns: ReadonlySet<string> | null;
+  enableManual: boolean;
 }
 
 /** Why a trigger on the changed table did not fire; `null` when it fires. */
@@ -25,14 +29,25 @@ export type FilterReason = 'operation' | 'columns' | 'where' | null;
 export class TriggerIndex {
   private readonly byTable = new Map<string, CompiledTrigger[]>();
   private readonly byRelation = new WeakMap<RelationInfo, CompiledTrigger[]>();
+  private readonly byName = new Map<string, CompiledTrigger>();
 
   constructor(triggers: readonly TriggerConfig[]) {
     for (const trigger of triggers) {
       const key = tableKey(trigger.table.schema, trigger.table.name);
       const list = this.byTable.get(key) ?? [];
-      list.push(compileTrigger(trigger));
+      const compiled = compileTrigger(trigger);
+      list.push(compiled);
       this.byTable.set(key, list);
+      this.byName.set(trigger.name, compiled);
     }
+  }
+
+  named(name: string): CompiledTrigger | undefined {
+    return this.byName.get(name);
+  }
+
+  all(): CompiledTrigger[] {
+    return [...this.byName.values()];
   }
 
   forRelation(relation: RelationInfo): readonly CompiledTrigger[] {
@@ -52,11 +67,14 @@ function tableKey(schema: string, name: string): string {
 function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
   return {
     name: trigger.name,
+    table: trigger.table,
     operations: new Set(trigger.operations.map((op) => op.toUpperCase() as Operation)),
     columns: trigger.columns ?? null,
     where: trigger.where ? compileWhere(trigger.where) : null,
     target: deliveryTarget(trigger),
     maxRetries: trigger.retry.num_retries,
+    payloadColumns: trigger.payload_columns ? new Set(trigger.payload_columns) : null,
+    enableManual: trigger.enable_manual,
   };
 }
 
@@ -156,6 +174,15 @@ function anyColumnChanged(columns: readonly string[], change: Change): boolean {
     }
   }
   return false;
+}
+
+/** A row read from the table passes a `where` (the trigger's, a backfill's) as the `new` row. */
+export function readRowMatches(
+  where: ReturnType<typeof compileWhere> | null,
+  relation: RelationInfo,
+  row: TupleData,
+): boolean {
+  return where === null || where({ new: accessor(relation, row), old: null });
 }
 
 function accessor(relation: RelationInfo, values: TupleData): RowAccessor {

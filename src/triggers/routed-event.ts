@@ -7,7 +7,7 @@ import type { Lsn } from '../source/change.js';
 /** What an event reports to when it settles. */
 export interface SettleHooks {
   /** Once per event, after the transaction's count went down: for backpressure. */
-  settled(): void;
+  settled(outcome: 'delivered' | 'failed'): void;
 }
 
 /**
@@ -47,6 +47,6 @@ export class RoutedEvent implements DeliveryEvent {
     this.#settled = true;
     this.metrics.settled(outcome, this.commitTime);
     this.tracker.settle(this.transaction);
-    this.hooks.settled();
+    this.hooks.settled(outcome);
   }
 }

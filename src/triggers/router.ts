@@ -3,9 +3,10 @@ import type { PipelineMetrics } from '../observability/metrics.js';
 import type { DeliveryEvent } from '../sink/delivery-event.js';
 import { eventId } from '../sink/event-id.js';
 import { HasuraBody, type RenderedRows } from '../sink/payload.js';
-import { rowImages, rowKey, rowToJson } from '../source/row-images.js';
-import type { Change } from '../source/transaction-reader.js';
-import { filterReason, type TriggerIndex } from './matcher.js';
+import type { TupleData } from '../source/change.js';
+import { type RowImages, rowImages, rowKey, rowToJson, tupleKey } from '../source/row-images.js';
+import type { Change, RelationInfo, TransactionInfo } from '../source/transaction-reader.js';
+import { type CompiledTrigger, filterReason, type TriggerIndex } from './matcher.js';
 import { RoutedEvent, type SettleHooks } from './routed-event.js';
 
 /**
@@ -26,6 +27,52 @@ export class EventRouter {
 
   private readonly hooks: SettleHooks = { settled: () => this.onSettled() };
 
+  /**
+   * A row read from the table (a backfill page, a manual invocation) as an event of `trigger`, in the
+   * transaction of the watermark it is handed on at: the checkpoint does not pass that transaction
+   * before the event settles, and the row's ordering key is the one its changes have.
+   */
+  routeRead(read: {
+    trigger: CompiledTrigger;
+    relation: RelationInfo;
+    row: TupleData;
+    op: 'MANUAL' | 'READ';
+    txn: TransactionInfo;
+    index: number;
+    onSettled: (outcome: 'delivered' | 'failed') => void;
+  }): string {
+    const { trigger, relation, row, txn, index } = read;
+    const id = eventId(this.systemId, txn.finalLsn, index, trigger.name);
+    const rows = readRows(relation, row, trigger.payloadColumns ? payloadMask(trigger, relation) : undefined);
+    const triggerMetrics = this.metrics.trigger(trigger.name);
+    triggerMetrics.matched.inc();
+    this.tracker.add(txn.tracked);
+    const hooks: SettleHooks = {
+      settled: (outcome) => {
+        this.onSettled();
+        read.onSettled(outcome);
+      },
+    };
+    this.submit(
+      new RoutedEvent(
+        id,
+        trigger.target,
+        tupleKey(relation, row),
+        read.op,
+        relation.table,
+        relation,
+        txn.finalLsn,
+        txn.commitTime,
+        new HasuraBody({ op: read.op, index, relation, txn }, rows, trigger, id),
+        triggerMetrics,
+        this.tracker,
+        txn.tracked,
+        hooks,
+      ),
+    );
+    return id;
+  }
+
   route(change: Change): void {
     const { relation, txn } = change;
     const { table } = relation;
@@ -33,6 +80,7 @@ export class EventRouter {
     const triggers = this.triggers.forRelation(relation);
     if (triggers.length === 0) return;
     const images = rowImages(change);
+    // Shared by the triggers that show every column.
     let rows: RenderedRows | null = null;
     let key: string | null = null;
     for (const trigger of triggers) {
@@ -41,12 +89,13 @@ export class EventRouter {
         this.metrics.eventsFiltered.inc({ trigger: trigger.name, reason });
         continue;
       }
-      rows ??= {
-        newJson: images.new ? rowToJson(relation, images.new) : 'null',
-        oldJson: images.old ? rowToJson(relation, images.old) : 'null',
-        unchangedToast: images.unchangedToast,
-        toastFetched: change.toastFetched ?? [],
-      };
+      let triggerRows: RenderedRows;
+      if (trigger.payloadColumns) {
+        triggerRows = renderRows(change, images, payloadMask(trigger, relation));
+      } else {
+        rows ??= renderRows(change, images, undefined);
+        triggerRows = rows;
+      }
       key ??= rowKey(change, images);
       const id = eventId(this.systemId, txn.finalLsn, change.index, trigger.name);
       const triggerMetrics = this.metrics.trigger(trigger.name);
@@ -62,7 +111,7 @@ export class EventRouter {
           relation,
           txn.finalLsn,
           txn.commitTime,
-          new HasuraBody(change, rows, trigger, id),
+          new HasuraBody(change, triggerRows, trigger, id),
           triggerMetrics,
           this.tracker,
           txn.tracked,
@@ -71,4 +120,47 @@ export class EventRouter {
       );
     }
   }
+}
+
+/** The fields of a row read from the table; `old` is null, as in Hasura's manual invocation. */
+function readRows(
+  relation: RelationInfo,
+  row: TupleData,
+  shown: readonly boolean[] | undefined,
+): RenderedRows {
+  return { newJson: rowToJson(relation, row, shown), oldJson: 'null', unchangedToast: [], toastFetched: [] };
+}
+
+function renderRows(change: Change, images: RowImages, shown: readonly boolean[] | undefined): RenderedRows {
+  const { relation } = change;
+  const visible = (names: readonly string[]) =>
+    shown === undefined ? names : names.filter((name) => shown[relation.columnIndex.get(name) ?? -1]);
+  return {
+    newJson: images.new ? rowToJson(relation, images.new, shown) : 'null',
+    oldJson: images.old ? rowToJson(relation, images.old, shown) : 'null',
+    unchangedToast: visible(images.unchangedToast),
+    toastFetched: visible(change.toastFetched ?? []),
+  };
+}
+
+const masks = new WeakMap<RelationInfo, Map<string, boolean[]>>();
+
+/**
+ * Per column of the relation, whether a trigger's payload shows it: a listed column or a key column,
+ * which receivers need to know which row changed. Worked out once per Relation message and trigger.
+ */
+function payloadMask(trigger: CompiledTrigger, relation: RelationInfo): boolean[] {
+  let byTrigger = masks.get(relation);
+  if (byTrigger === undefined) {
+    byTrigger = new Map();
+    masks.set(relation, byTrigger);
+  }
+  let mask = byTrigger.get(trigger.name);
+  if (mask === undefined) {
+    const listed = trigger.payloadColumns as ReadonlySet<string>;
+    const keys = new Set(relation.keyIndexes);
+    mask = relation.relation.columns.map((column, i) => listed.has(column.name) || keys.has(i));
+    byTrigger.set(trigger.name, mask);
+  }
+  return mask;
 }

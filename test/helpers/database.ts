@@ -1,10 +1,24 @@
+import { execFile } from 'node:child_process';
+import { chmod, chown, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { type EmbeddedPostgresOptions, startEmbeddedPostgres } from '../../src/demo/embedded-postgres.js';
 import { waitUntil } from './receiver.js';
 
+export interface DatabaseOptions extends EmbeddedPostgresOptions {
+  /** TLS on with this server certificate; the roles in `tlsOnly` may connect over TLS only. */
+  ssl?: { certFile: string; keyFile: string; tlsOnly?: readonly string[] };
+}
+
 /** A throw-away Postgres (wal_level=logical) with one database, for one test file. */
-export async function startDatabase(name: string, options: EmbeddedPostgresOptions = {}) {
-  const server = await startEmbeddedPostgres(options);
+export async function startDatabase(name: string, options: DatabaseOptions = {}) {
+  const { ssl, ...embedded } = options;
+  const tls = ssl ? await tlsFiles(ssl) : null;
+  const server = await startEmbeddedPostgres(
+    tls ? { ...embedded, settings: { ...embedded.settings, ...tls.settings } } : embedded,
+  );
   await server.createDatabase(name);
   const url = server.url(name);
   let client = new pg.Client({ connectionString: url });
@@ -53,6 +67,7 @@ export async function startDatabase(name: string, options: EmbeddedPostgresOptio
     async close() {
       await client.end();
       await server.stop();
+      if (tls) await rm(tls.dir, { recursive: true, force: true });
     },
   };
 }
@@ -63,4 +78,51 @@ export type Database = Awaited<ReturnType<typeof startDatabase>>;
 export function lsnValue(text: string): bigint {
   const [high, low] = text.split('/') as [string, string];
   return (BigInt(`0x${high}`) << 32n) | BigInt(`0x${low}`);
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * The server's certificate, key and pg_hba.conf where Postgres can read them: it refuses a key that
+ * others may read or that another user owns, and as root it runs as the `postgres` OS user.
+ */
+async function tlsFiles(ssl: NonNullable<DatabaseOptions['ssl']>) {
+  const dir = await mkdtemp(join(tmpdir(), 'walhook-pg-tls-'));
+  await chmod(dir, 0o755);
+  const cert = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  const hba = join(dir, 'pg_hba.conf');
+  await copyFile(ssl.certFile, cert);
+  await chmod(cert, 0o644);
+  await copyFile(ssl.keyFile, key);
+  await chmod(key, 0o600);
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = await postgresOsUser();
+    await chown(key, uid, gid);
+  }
+  // md5 answers with SCRAM for SCRAM-stored passwords, as initdb stores them.
+  const lines = [
+    ...(ssl.tlsOnly ?? []).flatMap((role) => [
+      `hostnossl all ${role} all reject`,
+      `hostnossl replication ${role} all reject`,
+    ]),
+    'local all all md5',
+    'host all all all md5',
+    'host replication all all md5',
+  ];
+  await writeFile(hba, `${lines.join('\n')}\n`, { mode: 0o644 });
+  return { dir, settings: { ssl: 'on', ssl_cert_file: cert, ssl_key_file: key, hba_file: hba } };
+}
+
+/** The `postgres` OS user, created as embedded-postgres creates it when missing. */
+async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) =>
+    Number.parseInt((await execFileAsync('id', [flag, 'postgres'])).stdout, 10);
+  try {
+    return { uid: await id('-u'), gid: await id('-g') };
+  } catch {
+    await execFileAsync('groupadd', ['postgres']).catch(() => {});
+    await execFileAsync('useradd', ['-g', 'postgres', 'postgres']);
+    return { uid: await id('-u'), gid: await id('-g') };
+  }
 }

@@ -95,7 +95,13 @@ export class WalhookProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const walhook = new WalhookProcess(child, port);
-    if (options.waitReady !== false) await walhook.ready();
+    if (options.waitReady !== false) {
+      // A process that never got ready would otherwise outlive the test file and keep it from ending.
+      await walhook.ready().catch(async (err: unknown) => {
+        await walhook.stop('SIGKILL');
+        throw err;
+      });
+    }
     return walhook;
   }
 

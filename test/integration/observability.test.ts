@@ -264,6 +264,7 @@ triggers:
     'lag',
     'now',
     'paused',
+    'paused_by',
     'publication',
     'ready',
     'server_wal_end',

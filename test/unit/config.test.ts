@@ -60,6 +60,7 @@ test('applies every default to a minimal file', () => {
         tableText: 'orders',
         operations: ['insert'],
         webhook: 'http://127.0.0.1:3000/hooks/orders',
+        enable_manual: false,
         secrets: [],
         retry: {
           num_retries: 0,
@@ -112,6 +113,8 @@ triggers:
     columns: [status, amount]
     where:
       new: { status: { _eq: paid } }
+    payload_columns: [status, note]
+    enable_manual: true
     webhook: https://hooks.example.com/orders?x=1
     headers: { Authorization: Bearer abc, X-Trace: "on" }
     secret: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=]
@@ -162,6 +165,8 @@ triggers:
     operations: ['insert', 'update', 'delete', 'truncate'],
     columns: ['status', 'amount'],
     where: { new: { status: { _eq: 'paid' } } },
+    payload_columns: ['status', 'note'],
+    enable_manual: true,
     webhook: 'https://hooks.example.com/orders?x=1',
     headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
     secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='],
@@ -331,13 +336,13 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),
@@ -482,7 +487,7 @@ test('reports unset variables and malformed references by key path, never by val
   rejects(
     withTrigger('headers:', `  X-Key: \${KEY:-\${OTHER}}`),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].headers.X-Key: invalid variable reference (expected \${NAME} or \${NAME:-default}; write $\${ for a literal \${)`,
+    `${FILE}: triggers[0].headers.X-Key: invalid variable reference (expected \${NAME}, \${NAME:-default} or \${file:PATH}; write $\${ for a literal \${)`,
   );
   // An invalid value from the environment is described without being echoed.
   rejects(

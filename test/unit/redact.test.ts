@@ -4,6 +4,7 @@ import {
   CENSOR,
   headerSecrets,
   logExcerpt,
+  maskSecrets,
   redactError,
   redactKeys,
   redactText,
@@ -123,4 +124,26 @@ test('a log excerpt is one line, cut to length, with secrets masked', () => {
   assert.ok(excerpt.endsWith('…'));
   assert.ok(excerpt.startsWith('denied token *** is not valid for postgres://u:***@h/db x'), excerpt);
   assert.equal(logExcerpt('  short\n', 80), 'short');
+});
+
+test('a signing secret is masked wherever it appears in text', () => {
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+/9=';
+  assert.equal(redactText(`secret: ${secret}`), 'secret: ***');
+  assert.equal(redactText(`{"msg":"bad value ${secret}","n":1}`), '{"msg":"bad value ***","n":1}');
+  assert.equal(redactText(`["${secret}","${secret}"]`), '["***","***"]');
+});
+
+test('a bearer token is masked after its scheme; prose about tokens is left alone', () => {
+  assert.equal(redactText('authorization: Bearer eyJhbGciOi.J9.x_y-z'), 'authorization: Bearer ***');
+  assert.equal(redactText('{"Authorization":"bearer abcdefgh1234=="}'), '{"Authorization":"bearer ***"}');
+  assert.equal(redactText('missing bearer token'), 'missing bearer token');
+});
+
+test('maskSecrets masks header values and password-like text but keeps the layout', () => {
+  const secrets = headerSecrets({ Authorization: 'Token abcdefgh1234', 'X-Api': 'k3y-value' });
+  assert.equal(
+    maskSecrets('{"headers":{"authorization":"Token abcdefgh1234",\n"x-api":"k3y-value"}}', secrets),
+    '{"headers":{"authorization":"***",\n"x-api":"***"}}',
+  );
+  assert.equal(maskSecrets('echo abcdefgh1234 password=pw', secrets), 'echo *** password=***');
 });

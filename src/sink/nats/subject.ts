@@ -11,7 +11,7 @@ type Op = DeliveryEvent['op'];
 const LITERAL = /^[^\s*>{}]+$/;
 /** Characters a name keeps in a subject token; every other UTF-8 byte becomes `%XX`. */
 const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
-const OPS: readonly Op[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
+const OPS: readonly Op[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'MANUAL', 'READ'];
 const OP_TOKENS: readonly string[] = OPS.map((op) => op.toLowerCase());
 
 /**

@@ -1,0 +1,101 @@
+import type { Config } from '../config/schema.js';
+import { headerSecrets, maskSecrets } from '../observability/redact.js';
+import type { WebhookTarget } from '../sink/delivery-event.js';
+import { signatureHeaders } from '../sink/signature.js';
+import { attemptTrace } from '../sink/trace.js';
+import { WebhookClient } from '../sink/webhook-client.js';
+import { deliveryTarget } from '../triggers/matcher.js';
+import { userAgent } from '../version.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
+import type { StoreScope } from './store-scope.js';
+
+/** What became of one letter: delivered (and removed from the store) or kept, with why. */
+export interface RedeliveryResult {
+  id: string;
+  trigger: string;
+  outcome: 'delivered' | 'kept';
+  /** The receiver's HTTP status; null when no answer came or no attempt was made. */
+  status: number | null;
+  /** Why a kept letter was kept. */
+  reason?: string;
+}
+
+/**
+ * POSTs each matching letter's stored body once, in LSN order per store, with its trigger's current
+ * URL, headers, timeout and signing secrets. A delivered letter leaves the store; a failed one stays,
+ * with this attempt recorded. Shared by `walhook dlq redeliver` and `POST /dead-letters/redeliver`;
+ * `onResult` sees each result as it comes.
+ */
+export async function redeliverLetters(
+  scopes: readonly StoreScope[],
+  configs: readonly Readonly<Config>[],
+  filter: DeadLetterFilter,
+  onResult: (result: RedeliveryResult) => void = () => {},
+): Promise<RedeliveryResult[]> {
+  const letters: { letter: DeadLetter; store: DeadLetterStore }[] = [];
+  for (const scope of scopes) {
+    for (const letter of await scope.list(filter)) letters.push({ letter, store: scope.store });
+  }
+  const results: RedeliveryResult[] = [];
+  if (letters.length === 0) return results;
+  const targets = webhookTargets(configs);
+  const client = new WebhookClient({ userAgent: userAgent() });
+  try {
+    for (const { letter, store } of letters) {
+      const result = await redeliverOne(client, targets.get(letter.trigger), letter, store);
+      results.push(result);
+      onResult(result);
+    }
+  } finally {
+    await client.close();
+  }
+  return results;
+}
+
+/** Null for a trigger that now publishes to a broker: its old letters wait for a webhook again. */
+function webhookTargets(configs: readonly Readonly<Config>[]): Map<string, WebhookTarget | null> {
+  const targets = new Map<string, WebhookTarget | null>();
+  for (const trigger of configs.flatMap((config) => config.triggers)) {
+    const target = deliveryTarget(trigger);
+    targets.set(trigger.name, target.type === 'webhook' ? target : null);
+  }
+  return targets;
+}
+
+async function redeliverOne(
+  client: WebhookClient,
+  target: WebhookTarget | null | undefined,
+  letter: DeadLetter,
+  store: DeadLetterStore,
+): Promise<RedeliveryResult> {
+  const { id, trigger } = letter;
+  if (target === undefined) {
+    return { id, trigger, outcome: 'kept', status: null, reason: 'trigger no longer configured' };
+  }
+  if (target === null) {
+    return { id, trigger, outcome: 'kept', status: null, reason: 'trigger no longer has a webhook' };
+  }
+  const attemptedAt = new Date();
+  // A batch's letter holds a one-event envelope, a message of its own: it is signed under the event's id.
+  const headers = signatureHeaders(target.secrets, letter.id, letter.body);
+  // The next attempt of the same trace, so receivers can follow it from the original attempts.
+  headers.traceparent = attemptTrace(letter.id, letter.attempts + 1).traceparent;
+  const result = await client.post(target, letter.body, headers);
+  if (result.error === undefined) {
+    await store.remove([letter.id]);
+    return { id, trigger, outcome: 'delivered', status: result.status };
+  }
+  await store.add({
+    ...letter,
+    attempts: letter.attempts + 1,
+    lastStatus: result.status,
+    lastError: result.error.message,
+    // A receiver may echo the request: its header values must not be kept with the letter.
+    responseSnippet:
+      result.responseSnippet === ''
+        ? null
+        : maskSecrets(result.responseSnippet, headerSecrets(target.headers)),
+    lastAttemptAt: attemptedAt,
+  });
+  return { id, trigger, outcome: 'kept', status: result.status, reason: result.error.message };
+}
