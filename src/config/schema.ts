@@ -409,6 +409,12 @@ const sharedShape = {
     ready_max_lag_sec: z.number().positive().default(60),
     // Required by every endpoint that changes state (redelivery, pause); without it they answer 401.
     admin_token: z.string().min(16).optional(),
+    console: strictObject({
+      // Deliveries kept in memory for /console, newest first; 0 keeps none.
+      recent: z.number().int().min(0).max(100_000).default(1000),
+      // Records why changes were filtered out, per trigger, for the console's trigger view.
+      debug_filters: z.boolean().default(false),
+    }).prefault({}),
   }).prefault({}),
   shutdown_grace_sec: z.number().min(0).default(10),
 };

@@ -73,7 +73,12 @@ test('pipelines: one config each, with the shared settings and their own default
   assert.equal(orders.pipeline, 'orders');
   assert.equal(audit.pipeline, 'audit');
   for (const config of [orders, audit]) {
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9300, ready_max_lag_sec: 60 });
+    assert.deepEqual(config.server, {
+      host: '127.0.0.1',
+      port: 9300,
+      ready_max_lag_sec: 60,
+      console: { recent: 1000, debug_filters: false },
+    });
     assert.equal(config.shutdown_grace_sec, 3);
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.source));
     assert.equal('name' in config, false);

@@ -48,7 +48,12 @@ test('applies every default to a minimal file', () => {
       max_retained_wal: 1024 ** 3,
       manage_publication: true,
     },
-    server: { host: '127.0.0.1', port: 9187, ready_max_lag_sec: 60 },
+    server: {
+      host: '127.0.0.1',
+      port: 9187,
+      ready_max_lag_sec: 60,
+      console: { recent: 1000, debug_filters: false },
+    },
     shutdown_grace_sec: 10,
     dead_letter: { table: 'walhook.dead_letters' },
     max_in_flight_events: 10_000,
@@ -102,6 +107,7 @@ server:
   port: 0
   ready_max_lag_sec: 2.5
   admin_token: 0123456789abcdef-admin
+  console: { recent: 50, debug_filters: true }
 shutdown_grace_sec: 2.5
 dead_letter: { file: /var/lib/walhook/dead.jsonl }
 max_in_flight_events: 500
@@ -153,6 +159,7 @@ triggers:
     port: 0,
     ready_max_lag_sec: 2.5,
     admin_token: '0123456789abcdef-admin',
+    console: { recent: 50, debug_filters: true },
   });
   assert.equal(config.shutdown_grace_sec, 2.5);
   assert.deepEqual(config.dead_letter, { file: '/var/lib/walhook/dead.jsonl' });
