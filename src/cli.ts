@@ -55,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
     case 'validate': {
       const path = configPath(rest);
       const { validate } = await import('./validate.js');
-      return validate(path, (line) => process.stdout.write(`${line}\n`));
+      // A driver message could quote the connection string; validate prints what the database said.
+      return validate(path, (line) => process.stdout.write(`${redactText(line)}\n`));
     }
     case 'demo': {
       const { values } = parseUsage(() =>

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { progressLine } from './backfill/progress-line.js';
 import { parseUsage, usageError } from './cli-args.js';
 import { redactText } from './observability/redact.js';
 import type { Status } from './observability/status.js';
@@ -164,6 +165,9 @@ function renderPipeline(report: Status): string[] {
     field('in flight', `${count(report.in_flight.events)} events, ${formatBytes(report.in_flight.bytes)}`),
   ];
   if (lagIsLarge(report.lag)) lines.push(field('catch-up', catchUp(report.catch_up)));
+  for (const backfill of report.backfills ?? []) {
+    lines.push(field('backfill', `${backfill.trigger} ${progressLine(backfill)}`));
+  }
   lines.push('', ...triggerTable(report.triggers, now), '');
   lines.push(
     field(

@@ -8,6 +8,7 @@ import { WalhookError } from '../errors.js';
 import type { Status } from '../observability/status.js';
 import { whereSchema } from '../triggers/where-schema.js';
 import type { BackfillReport } from './backfills.js';
+import { progressLine } from './progress-line.js';
 
 export interface CommandOutput {
   /** Text as is (progress redraws carry their own carriage returns). */
@@ -20,7 +21,6 @@ export interface CommandOutput {
 const POLL_MS = 500;
 /** Without a terminal, one progress line this often. */
 const LOG_EVERY_MS = 5_000;
-const BAR_WIDTH = 30;
 
 /** How to reach the running service's admin API, from the config unless overridden. */
 interface AdminTarget {
@@ -128,29 +128,6 @@ async function follow(target: AdminTarget, started: BackfillReport, output: Comm
     }
     await sleep(POLL_MS);
   }
-}
-
-/** `[#####-----]  45,000 / ~100,000 rows  1,234 rows/s  ETA 44 s`. */
-export function progressLine(report: BackfillReport): string {
-  const done = report.rows_read;
-  const total = report.state === 'done' ? done : report.total_estimate;
-  const ratio = total ? Math.min(1, done / total) : report.state === 'done' ? 1 : 0;
-  const filled = Math.round(ratio * BAR_WIDTH);
-  const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
-  const count = total === null ? `${fmt(done)} rows` : `${fmt(done)} / ~${fmt(total)} rows`;
-  const eta =
-    report.eta_sec === null || report.state !== 'running' ? '' : `  ETA ${duration(report.eta_sec)}`;
-  return `${bar} ${count}  ${fmt(Math.round(report.rate_per_sec))} rows/s${eta}  ${report.rows_sent} sent  ${report.state}`;
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-function duration(sec: number): string {
-  if (sec < 120) return `${sec} s`;
-  if (sec < 7200) return `${Math.round(sec / 60)} min`;
-  return `${(sec / 3600).toFixed(1)} h`;
 }
 
 function parseObject(text: string, option: string): Record<string, unknown> {

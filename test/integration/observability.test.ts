@@ -256,6 +256,7 @@ triggers:
 
   const s = await status(walhook);
   assert.deepEqual(sorted(s), [
+    'backfills',
     'catch_up',
     'confirmed_lsn',
     'connected',
