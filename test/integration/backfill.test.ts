@@ -175,6 +175,7 @@ test('a stopped backfill continues from its last page, after a cancel and after 
 test('walhook invoke delivers one row now as MANUAL; enable_manual, missing rows and the token are enforced', async () => {
   const { walhook, cli } = await start();
   try {
+    await db.query(`INSERT INTO small VALUES (42, 'label 42', 'hidden') ON CONFLICT DO NOTHING`);
     await db.query(`UPDATE small SET label = 'invoked' WHERE id = 42`);
     await db.waitForConfirmed(SLOT);
     const invoked = await cli('invoke', '--trigger', 'small_hook', '--key', '{"id": 42}');
@@ -189,6 +190,9 @@ test('walhook invoke delivers one row now as MANUAL; enable_manual, missing rows
     // The update before it came first: per-row order holds for manual events too.
     const forRow = events('/small').filter((e) => e.event.data.new.id === 42);
     assert.equal(forRow.at(-1)?.id, eventId);
+    // payload_columns trims streamed changes the same way: the listed column and the key, old and new.
+    const update = forRow.find((e) => e.event.op === 'UPDATE');
+    assert.deepEqual(update?.event.data, { old: { id: 42 }, new: { id: 42, label: 'invoked' } });
 
     const locked = await cli('invoke', '--trigger', 'small_locked', '--key', '{"id": 42}');
     assert.equal(locked.code, 1);
@@ -204,7 +208,7 @@ test('walhook invoke delivers one row now as MANUAL; enable_manual, missing rows
     const authorized = await fetch(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}` },
-      body: '{"key":{"id":1}}',
+      body: '{"key":{"id":42}}',
     });
     assert.equal(authorized.status, 200);
     assert.equal(((await authorized.json()) as { outcome: string }).outcome, 'delivered');
