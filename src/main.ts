@@ -3,6 +3,7 @@ import { AdminApi } from './admin/admin-api.js';
 import { addBackfillRoutes } from './admin/backfill-routes.js';
 import { addAdminRoutes } from './admin/routes.js';
 import type { Config } from './config/schema.js';
+import { EventConsole } from './console/console.js';
 import { isWalhookError } from './errors.js';
 import { startHttpServer } from './observability/http-server.js';
 import { Metrics } from './observability/metrics.js';
@@ -48,6 +49,12 @@ export async function runService(
     };
   });
   const laneOf = (name: string) => lanes.find((lane) => lane.config.pipeline === name);
+  const eventConsole = new EventConsole({
+    configs: all,
+    metrics,
+    probe: (name) => laneOf(name)?.pipeline ?? null,
+    logger,
+  });
   const admin = new AdminApi(first.server.admin_token, logger.child({ stage: 'admin' }));
   addAdminRoutes(
     admin,
@@ -60,7 +67,10 @@ export async function runService(
         if (paused) lane.pipeline?.pause();
         else lane.pipeline?.resume();
       },
-      deadLettersChanged: (name) => laneOf(name)?.pipeline?.deadLettersChanged(),
+      deadLettersChanged: (name) => {
+        laneOf(name)?.pipeline?.deadLettersChanged();
+        eventConsole.deadLettersChanged();
+      },
     },
     logger.child({ stage: 'dead-letters' }),
   );
@@ -77,6 +87,7 @@ export async function runService(
     },
     admin,
     logger,
+    eventConsole,
   );
   logger.info(
     several
@@ -113,6 +124,7 @@ export async function runService(
       );
     }
     await http.close();
+    await eventConsole.close();
     resolveExit(code);
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -136,7 +148,7 @@ export async function runService(
   };
   const lead = (lane: Lane): void => {
     const { config, lock } = lane;
-    const current = new Pipeline(config, metrics, logger, fail, lock, () => {
+    const current = new Pipeline(config, metrics, logger, fail, lock, eventConsole.hooks, () => {
       // Another process may hold the lock already: stop at once, leaving what is unsettled to the WAL,
       // and wait for the lock again as a standby.
       logger.warn(

@@ -4,6 +4,7 @@ import { Acknowledger } from './checkpoint/acknowledger.js';
 import { CheckpointTracker } from './checkpoint/tracker.js';
 import { DEFAULT_PIPELINE } from './config/load.js';
 import type { Config } from './config/schema.js';
+import type { ConsoleHooks } from './console/console.js';
 import { type DeadLetterStore, openDeadLetterStore } from './dead-letters/store.js';
 import { isWalhookError } from './errors.js';
 import type { ErrorKind, Metrics, PipelineMetrics } from './observability/metrics.js';
@@ -62,6 +63,8 @@ export class Pipeline {
     private readonly onFatal: (err: unknown) => void,
     /** Decides which process reads the slot (see docs/scaling.md). */
     private readonly lock: SlotLock,
+    /** What the event console keeps of deliveries and filtered changes. */
+    private readonly consoleHooks: ConsoleHooks,
     /** The lock was lost after this pipeline took it: another process may read the slot now. */
     private readonly onLockLost: () => void,
   ) {
@@ -78,6 +81,7 @@ export class Pipeline {
       userAgent: userAgent(),
       deadLetter: (event, failure) => this.deadLetter(event, failure),
       onAttempt: (info) => this.metrics.trigger(info.trigger).attempt(info),
+      recorder: consoleHooks.recorder,
     });
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
     this.acknowledger = new Acknowledger(
@@ -186,6 +190,7 @@ export class Pipeline {
       this.metrics,
       (event) => this.sink.submit(event),
       () => this.applyBackpressure(),
+      this.consoleHooks.onFiltered,
     );
     this.router = router;
     this.confirm(source.confirmedLsn);

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { redeliverLetters } from '../dead-letters/redeliver.js';
-import type { DeadLetterFilter } from '../dead-letters/store.js';
-import { type StoreScope, withStoreScopes } from '../dead-letters/store-scope.js';
+import type { DeadLetter, DeadLetterFilter } from '../dead-letters/store.js';
+import { StoreScope, withStoreScopes } from '../dead-letters/store-scope.js';
 import type { AdminApi } from './admin-api.js';
 import { HttpError } from './json.js';
 
@@ -16,17 +16,25 @@ export interface ServiceControl {
   deadLettersChanged(pipeline: string): void;
 }
 
+/** A selection of letters by id (the console's checkboxes) is at most this long. */
+const MAX_IDS = 1000;
+
 const selectionSchema = z
   .strictObject({
     trigger: z.string().min(1).optional(),
     id: z.string().min(1).optional(),
+    ids: z.array(z.string().min(1)).min(1).max(MAX_IDS).optional(),
     pipeline: z.string().min(1).optional(),
     all: z.literal(true).optional(),
   })
   .refine(
-    (body) => (body.all === true) !== (body.trigger !== undefined || body.id !== undefined),
-    'select letters with "trigger" and/or "id", or with "all": true (not both)',
-  );
+    (body) =>
+      (body.all === true) !== (body.trigger !== undefined || body.id !== undefined || body.ids !== undefined),
+    'select letters with "trigger", "id" and/or "ids", or with "all": true (not both)',
+  )
+  .refine((body) => body.id === undefined || body.ids === undefined, 'set either "id" or "ids", not both');
+
+type Selection = z.output<typeof selectionSchema>;
 
 const pipelineSchema = z.strictObject({ pipeline: z.string().min(1).optional() });
 
@@ -41,11 +49,14 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
     queue = run.catch(() => {});
     return run;
   };
-  const onStores = <T>(pipeline: string | undefined, work: (scopes: StoreScope[]) => Promise<T>) => {
-    const selected = pipelines(service, pipeline);
+  const onStores = <T>(selection: Selection, work: (scopes: StoreScope[]) => Promise<T>) => {
+    const selected = pipelines(service, selection.pipeline);
+    const ids = selection.ids === undefined ? null : new Set(selection.ids);
     return oneAtATime(async () => {
       try {
-        return await withStoreScopes(service.configs, selected, logger, work);
+        return await withStoreScopes(service.configs, selected, logger, (scopes) =>
+          work(ids === null ? scopes : scopes.map((scope) => new IdSelection(scope, ids))),
+        );
       } finally {
         for (const config of selected) service.deadLettersChanged(config.pipeline);
       }
@@ -55,10 +66,8 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
   api.route('POST', '/dead-letters/redeliver', async ({ body }) => {
     const selection = parse(selectionSchema, body);
     const filter = letterFilter(selection);
-    const results = await onStores(selection.pipeline, (scopes) =>
-      redeliverLetters(scopes, service.configs, filter),
-    );
-    if (results.length === 0 && filter.id !== undefined) throw noLetter(filter.id);
+    const results = await onStores(selection, (scopes) => redeliverLetters(scopes, service.configs, filter));
+    if (results.length === 0) throwIfNamed(selection);
     const redelivered = results.filter((r) => r.outcome === 'delivered').length;
     logger.info(
       { ...selection, redelivered, kept: results.length - redelivered },
@@ -70,12 +79,12 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
   api.route('POST', '/dead-letters/purge', async ({ body }) => {
     const selection = parse(selectionSchema, body);
     const filter = letterFilter(selection);
-    const purged = await onStores(selection.pipeline, async (scopes) => {
+    const purged = await onStores(selection, async (scopes) => {
       let removed = 0;
       for (const scope of scopes) removed += await scope.purge(filter);
       return removed;
     });
-    if (purged === 0 && filter.id !== undefined) throw noLetter(filter.id);
+    if (purged === 0) throwIfNamed(selection);
     logger.info({ ...selection, purged }, 'dead letters purged');
     return { body: { purged } };
   });
@@ -92,11 +101,45 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
   }
 }
 
-function letterFilter(selection: z.output<typeof selectionSchema>): DeadLetterFilter {
+function letterFilter(selection: Selection): DeadLetterFilter {
+  // One id among `ids` is looked up by id; several are picked out of the listing by IdSelection.
+  const id = selection.id ?? (selection.ids?.length === 1 ? selection.ids[0] : undefined);
   return {
-    ...(selection.id !== undefined && { id: selection.id }),
+    ...(id !== undefined && { id }),
     ...(selection.trigger !== undefined && { trigger: selection.trigger }),
   };
+}
+
+/**
+ * A scope narrowed to the letters of a selection by ids: listing and purging see only those. The
+ * store keeps no index of an id set, so the scope's listing is filtered.
+ */
+class IdSelection extends StoreScope {
+  constructor(
+    private readonly scope: StoreScope,
+    private readonly ids: ReadonlySet<string>,
+  ) {
+    super(scope.store, null);
+  }
+
+  override async list(filter: DeadLetterFilter): Promise<DeadLetter[]> {
+    return (await this.scope.list(filter)).filter((letter) => this.ids.has(letter.id));
+  }
+
+  override async purge(filter: DeadLetterFilter): Promise<number> {
+    return this.store.remove((await this.list(filter)).map((letter) => letter.id));
+  }
+}
+
+/** Naming letters that are not there is a mistake worth a 404; a trigger or `all` with none is not. */
+function throwIfNamed(selection: Selection): void {
+  if (selection.id !== undefined) throw noLetter(selection.id);
+  if (selection.ids !== undefined) {
+    const [first] = selection.ids;
+    throw selection.ids.length === 1 && first !== undefined
+      ? noLetter(first)
+      : new HttpError(404, `none of the ${selection.ids.length} ids selected is a dead letter`);
+  }
 }
 
 /** Every pipeline, or the one named. */

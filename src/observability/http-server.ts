@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdminApi } from '../admin/admin-api.js';
 import { sendJson } from '../admin/json.js';
+import type { EventConsole } from '../console/console.js';
 import type { Metrics } from './metrics.js';
 import type { Status } from './status.js';
 
@@ -16,7 +17,8 @@ export interface HealthSource {
 /**
  * The read-only endpoints, open to probes and scrapers: `/healthz` (the process answers), `/readyz`
  * (streaming and caught up), `/status` (JSON for `walhook status`) and `/metrics` (Prometheus text
- * format). Every other method goes to the admin API, which wants the admin token.
+ * format); the event console's page and API under `/console`. Every other method goes to the admin
+ * API, which wants the admin token.
  */
 export async function startHttpServer(
   options: { host: string; port: number },
@@ -24,6 +26,7 @@ export async function startHttpServer(
   health: HealthSource,
   admin: AdminApi,
   logger: Logger,
+  eventConsole: EventConsole | null = null,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const readOnly: Record<string, (res: ServerResponse) => void> = {
     '/healthz': (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'),
@@ -52,9 +55,15 @@ export async function startHttpServer(
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     const serve = Object.hasOwn(readOnly, path) ? readOnly[path] : undefined;
+    const consolePath = eventConsole !== null && (path === '/console' || path.startsWith('/console/'));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      admin.handle(req, res, path, serve ? ['GET', 'HEAD'] : []).catch((err: unknown) => {
+      admin.handle(req, res, path, serve || consolePath ? ['GET', 'HEAD'] : []).catch((err: unknown) => {
         logger.error({ err }, 'admin request failed');
+        res.destroy();
+      });
+    } else if (consolePath) {
+      eventConsole.handle(req, res, path).catch((err: unknown) => {
+        logger.error({ err, path }, 'console request failed');
         res.destroy();
       });
     } else if (serve) {

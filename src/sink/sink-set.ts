@@ -2,7 +2,13 @@ import type { Logger } from 'pino';
 import type { DeliveryEvent, DeliveryTarget } from './delivery-event.js';
 import { NatsSink } from './nats/nats-sink.js';
 import type { Sink } from './sink.js';
-import { type AttemptInfo, type FinalFailure, type WebhookEvent, WebhookSink } from './webhook-sink.js';
+import {
+  type AttemptInfo,
+  type DeliveryRecorder,
+  type FinalFailure,
+  type WebhookEvent,
+  WebhookSink,
+} from './webhook-sink.js';
 
 /** What the pipeline gives every sink. */
 export interface SinkContext {
@@ -12,6 +18,8 @@ export interface SinkContext {
   deadLetter(event: WebhookEvent, failure: FinalFailure): Promise<void>;
   /** Called once per delivery attempt, for the trigger's metrics. */
   onAttempt(info: AttemptInfo): void;
+  /** Keeps what webhook attempts sent and received, for the console; absent when it keeps nothing. */
+  recorder?: DeliveryRecorder | undefined;
 }
 
 type TargetType = DeliveryTarget['type'];

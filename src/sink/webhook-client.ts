@@ -40,7 +40,11 @@ export interface AttemptResult {
   responseSnippet: string;
   /** The receiver's Retry-After header, as sent. */
   retryAfter?: string;
+  /** The response headers as undici parsed them (names in lower case); absent without a response. */
+  responseHeaders?: ResponseHeaders;
 }
+
+export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /** Where a target's requests go and what they always carry, worked out once per target. */
 interface Route {
@@ -110,22 +114,27 @@ export class WebhookClient {
   #routeFor(target: WebhookTarget): Route {
     let route = this.#routes.get(target);
     if (route === undefined) {
-      // Lower-cased so a target's `content-type` replaces ours instead of travelling next to it.
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
-      headers['content-type'] = 'application/json';
-      headers['user-agent'] = this.#userAgent;
       const url = new URL(target.url);
       route = {
         agent: this.#agents.agentFor(target.trigger, target.tls),
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
-        headers,
+        headers: targetHeaders(target, this.#userAgent),
       };
       this.#routes.set(target, route);
     }
     return route;
   }
+}
+
+/** The headers every request to `target` carries, with lower-case names. */
+export function targetHeaders(target: WebhookTarget, userAgent: string): Record<string, string> {
+  // Lower-cased so a target's `content-type` replaces ours instead of travelling next to it.
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
+  headers['content-type'] = 'application/json';
+  headers['user-agent'] = userAgent;
+  return headers;
 }
 
 /**
@@ -142,6 +151,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null;
   #status: number | null = null;
   #retryAfter: string | undefined;
+  #headers: ResponseHeaders | undefined;
   #kept: Buffer[] = [];
   #keptBytes = 0;
   #readBytes = 0;
@@ -169,6 +179,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     this.#status = statusCode;
+    this.#headers = headers;
     this.#retryAfter = firstValue(headers['retry-after']);
   }
 
@@ -204,6 +215,7 @@ class Exchange implements Dispatcher.DispatchHandler {
           : Buffer.concat(this.#kept, Math.min(this.#keptBytes, SNIPPET_BYTES)).toString('utf8'),
     };
     if (this.#retryAfter !== undefined) result.retryAfter = this.#retryAfter;
+    if (this.#headers !== undefined) result.responseHeaders = this.#headers;
     if (status < 200 || status >= 300) result.error = { type: 'http', message: `HTTP ${status}` };
     this.#finish(result);
   }

@@ -25,7 +25,7 @@ const RESPONSE_EXCERPT_CHARS = 200;
 /** Retrying a failed dead-letter write: quick at first, then no more often than every 30 s. */
 const DEAD_LETTER_RETRY = { backoff: 'exponential', intervalSec: 0.2, maxIntervalSec: 30 } as const;
 
-type Outcome = 'delivered' | 'retry' | 'failed';
+export type Outcome = 'delivered' | 'retry' | 'failed';
 
 /** What the dead-letter store keeps about an event that will not be delivered. */
 export interface FinalFailure {
@@ -56,6 +56,24 @@ export interface AttemptInfo {
 /** An event whose trigger POSTs to a webhook. */
 export type WebhookEvent = DeliveryEvent<WebhookTarget>;
 
+/** One attempt as it went: what was sent and what came back. */
+export interface SentAttempt {
+  at: Date;
+  currentRetry: number;
+  outcome: Outcome;
+  /** The exact body sent; the same string the request carried, not a copy. */
+  body: string;
+  /** The attempt's own headers (trace context, signature); the target's are the same every time. */
+  headers: Readonly<Record<string, string>>;
+  result: AttemptResult;
+}
+
+/** Keeps what attempts sent and received (the console's recent deliveries). */
+export interface DeliveryRecorder {
+  /** `events`: the events of the POST, one or a batch's. */
+  attempt(events: readonly WebhookEvent[], attempt: SentAttempt): void;
+}
+
 export interface WebhookSinkOptions {
   logger: Logger;
   userAgent: string;
@@ -63,6 +81,8 @@ export interface WebhookSinkOptions {
   deadLetter(event: WebhookEvent, failure: FinalFailure): Promise<void>;
   /** Called once per attempt, for metrics. */
   onAttempt?: (info: AttemptInfo) => void;
+  /** Absent when nothing keeps deliveries, so the hot path pays nothing for them. */
+  recorder?: DeliveryRecorder | undefined;
 }
 
 interface Job {
@@ -91,6 +111,7 @@ export class WebhookSink implements Sink<WebhookEvent> {
   readonly #client: WebhookClient;
   readonly #deadLetter: WebhookSinkOptions['deadLetter'];
   readonly #onAttempt: WebhookSinkOptions['onAttempt'];
+  readonly #recorder: DeliveryRecorder | undefined;
   readonly #lines = new Map<string, TriggerLine>();
   readonly #inFlight = new InFlight();
   readonly #waits = new RetryWaits();
@@ -101,6 +122,7 @@ export class WebhookSink implements Sink<WebhookEvent> {
     this.#client = new WebhookClient({ userAgent: options.userAgent });
     this.#deadLetter = options.deadLetter;
     this.#onAttempt = options.onAttempt;
+    this.#recorder = options.recorder;
   }
 
   /** Events submitted and not yet settled. */
@@ -212,6 +234,10 @@ export class WebhookSink implements Sink<WebhookEvent> {
       const retryInMs =
         outcome === 'retry' ? Math.round(retryDelayMs(retry, currentRetry, result)) : undefined;
       this.#recordAttempt(parcel, currentRetry, trace, result, outcome, retryInMs);
+      this.#recorder?.attempt(
+        parcel.map((job) => job.event),
+        { at: attemptAt, currentRetry, outcome, body, headers, result },
+      );
       if (outcome === 'delivered') return outcome;
 
       // Waiting, for a retry or for the dead-letter store, needs no slot; the key stays held until settled.

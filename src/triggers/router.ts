@@ -6,8 +6,16 @@ import { HasuraBody, type RenderedRows } from '../sink/payload.js';
 import type { TupleData } from '../source/change.js';
 import { type RowImages, rowImages, rowKey, rowToJson, tupleKey } from '../source/row-images.js';
 import type { Change, RelationInfo, TransactionInfo } from '../source/transaction-reader.js';
-import { type CompiledTrigger, filterReason, type TriggerIndex } from './matcher.js';
+import { type CompiledTrigger, type FilterReason, filterReason, type TriggerIndex } from './matcher.js';
 import { RoutedEvent, type SettleHooks } from './routed-event.js';
+
+/** Sees each change a trigger filtered out, and why (the console's `debug_filters`). */
+export type FilteredChangeHook = (
+  trigger: string,
+  reason: Exclude<FilterReason, null>,
+  change: Change,
+  images: RowImages,
+) => void;
 
 /**
  * The triggers stage: each change becomes one delivery event per trigger that fires, registered with
@@ -23,6 +31,8 @@ export class EventRouter {
     private readonly submit: (event: DeliveryEvent) => void,
     /** After every settlement, for backpressure. */
     private readonly onSettled: () => void,
+    /** Absent unless asked for: the hot path then pays nothing for it. */
+    private readonly onFiltered?: FilteredChangeHook,
   ) {}
 
   private readonly hooks: SettleHooks = { settled: () => this.onSettled() };
@@ -87,6 +97,7 @@ export class EventRouter {
       const reason = filterReason(trigger, change, images);
       if (reason) {
         this.metrics.eventsFiltered.inc({ trigger: trigger.name, reason });
+        this.onFiltered?.(trigger.name, reason, change, images);
         continue;
       }
       let triggerRows: RenderedRows;
