@@ -113,6 +113,7 @@ export async function runService(
     const results = await Promise.all(
       lanes.map(async (lane) => {
         const drained = (await lane.pipeline?.stop(first.shutdown_grace_sec)) ?? true;
+        logger.debug({ step: 'slot lock' }, 'stopping');
         await lane.lock.close();
         return drained;
       }),
@@ -123,7 +124,9 @@ export async function runService(
         'shutdown grace period ended with deliveries in flight; they will be replayed on restart',
       );
     }
+    logger.debug({ step: 'http server' }, 'stopping');
     await http.close();
+    logger.debug({ step: 'console' }, 'stopping');
     await eventConsole.close();
     resolveExit(code);
   };

@@ -271,14 +271,19 @@ export class Pipeline {
     this.wake?.();
     // Messages after this are dropped unconfirmed; Postgres sends them again on the next start.
     this.feed.stream.pause('backpressure');
-    await this.backfills?.close();
-    const drained = await this.sink.drain(graceSec * 1000);
+    // Each step is logged at debug level, so a stop that takes long shows where it waits.
+    const step = <T>(what: string, work: () => Promise<T>): Promise<T> => {
+      this.logger.debug({ step: what }, 'stopping');
+      return work();
+    };
+    await step('backfills', async () => this.backfills?.close());
+    const drained = await step('deliveries', () => this.sink.drain(graceSec * 1000));
     const lsn = this.acknowledger.flush(false);
     this.acknowledger.stop();
-    await this.feed.stop();
-    await this.sink.close();
-    await this.monitoring.stop();
-    await this.deadLetters.close();
+    await step('replication', () => this.feed.stop());
+    await step('sink', () => this.sink.close());
+    await step('monitoring', () => this.monitoring.stop());
+    await step('dead letters', () => this.deadLetters.close());
     this.logger.info(
       { confirmed_lsn: lsn === null ? null : formatLsn(lsn), unsettled_events: this.tracker.inFlightEvents },
       drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',

@@ -153,12 +153,28 @@ export class WalhookProcess {
     return found as LogLine;
   }
 
-  /** Sends `signal` and resolves with the exit code. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  /**
+   * Sends `signal` and resolves with the exit code. A process still running a while after the grace
+   * period is killed and the stop fails with its last log lines, instead of hanging the test file.
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', hangMs = 60_000): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
     const exited = once(this.child, 'exit');
     this.child.kill(signal);
-    const [code] = (await exited) as [number | null];
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), hangMs);
+    });
+    const outcome = await Promise.race([exited, hung]);
+    clearTimeout(timer);
+    if (outcome === 'hung') {
+      this.child.kill('SIGKILL');
+      await exited;
+      throw new Error(
+        `walhook did not exit within ${hangMs} ms of ${signal}; its last lines:\n${this.tail(25)}`,
+      );
+    }
+    const [code] = outcome as [number | null];
     return code;
   }
 }
