@@ -13,6 +13,9 @@ import { Pipeline } from './pipeline.js';
 import { SlotLock } from './source/slot-lock.js';
 import { version } from './version.js';
 
+/** How long shutdown may take past the grace period for deliveries: closing connections. */
+const SHUTDOWN_SLACK_SEC = 15;
+
 /** One pipeline of the process: its config, its slot lock, and the Pipeline reading while it leads. */
 interface Lane {
   config: Readonly<Config>;
@@ -109,6 +112,20 @@ export async function runService(
     if (stopping) return;
     stopping = true;
     logger.info({ reason, grace_sec: first.shutdown_grace_sec }, 'shutting down');
+    // The settled position is confirmed once deliveries drain; a close that never completes after
+    // that (a connection that does not end) must not keep the process from exiting.
+    const watchdog = setTimeout(
+      () => {
+        const waiting = lanes.map((lane) => lane.pipeline?.stoppingStep).filter(Boolean);
+        logger.warn(
+          { waiting_for: waiting.length > 0 ? waiting : 'closing connections' },
+          'shutdown did not finish in time; exiting without waiting further',
+        );
+        resolveExit(code);
+      },
+      (first.shutdown_grace_sec + SHUTDOWN_SLACK_SEC) * 1000,
+    );
+    watchdog.unref();
     // The pipelines drain side by side, so the grace period holds for the process as a whole.
     const results = await Promise.all(
       lanes.map(async (lane) => {
@@ -128,6 +145,7 @@ export async function runService(
     await http.close();
     logger.debug({ step: 'console' }, 'stopping');
     await eventConsole.close();
+    clearTimeout(watchdog);
     resolveExit(code);
   };
   const onSignal = (signal: NodeJS.Signals) => {

@@ -45,6 +45,8 @@ export class Pipeline {
   /** This pipeline's series (label `pipeline`) and the shared ones. */
   private readonly metrics: PipelineMetrics;
   private router: EventRouter | null = null;
+  /** What `stop` waits for at the moment, for the shutdown watchdog's message. */
+  stoppingStep: string | null = null;
   /** Backfills and manual invocations, once streaming. */
   backfills: Backfills | null = null;
   private stopping = false;
@@ -273,6 +275,7 @@ export class Pipeline {
     this.feed.stream.pause('backpressure');
     // Each step is logged at debug level, so a stop that takes long shows where it waits.
     const step = <T>(what: string, work: () => Promise<T>): Promise<T> => {
+      this.stoppingStep = what;
       this.logger.debug({ step: what }, 'stopping');
       return work();
     };
@@ -284,6 +287,7 @@ export class Pipeline {
     await step('sink', () => this.sink.close());
     await step('monitoring', () => this.monitoring.stop());
     await step('dead letters', () => this.deadLetters.close());
+    this.stoppingStep = null;
     this.logger.info(
       { confirmed_lsn: lsn === null ? null : formatLsn(lsn), unsettled_events: this.tracker.inFlightEvents },
       drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',
