@@ -53,6 +53,7 @@ function config(db: Database, trigger: BenchTrigger, port: number): string {
 server:
   host: 127.0.0.1
   port: ${port}
+  console: { recent: ${process.env.BENCH_CONSOLE_RECENT ?? 1000} } # bench/console-cost.ts varies it
 shutdown_grace_sec: 0
 triggers:
   - name: bench
