@@ -78,6 +78,8 @@ export class Backfills {
   /** Continues the backfills a stop or crash interrupted. */
   async resume(): Promise<void> {
     const names = this.#manualTriggers().map((t) => t.name);
+    // Without a trigger that allows it there is nothing to continue, and no progress table to create.
+    if (names.length === 0) return;
     for (const progress of await this.store.running(names)) {
       const trigger = this.triggers.named(progress.trigger) as CompiledTrigger;
       this.logger.info({ trigger: trigger.name, rows_read: progress.rowsRead }, 'continuing a backfill');

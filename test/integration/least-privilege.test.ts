@@ -132,6 +132,9 @@ test('the whole pipeline runs as the role: changes delivered, TOAST fetched, dea
       `SELECT tableowner FROM pg_tables WHERE schemaname = 'walhook' AND tablename = 'dead_letters'`,
     );
     assert.deepEqual(owner.rows, [{ tableowner: ROLE }]);
+    // No trigger allows backfills here, so walhook creates nothing for them.
+    const walhookTables = await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'walhook'`);
+    assert.deepEqual(walhookTables.rows, [{ tablename: 'dead_letters' }]);
     const listed = await cli(['dlq', 'list'], config());
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /refunds/);
