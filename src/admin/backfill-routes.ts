@@ -9,7 +9,7 @@ import {
 import { isWalhookError } from '../errors.js';
 import { whereSchema } from '../triggers/where-schema.js';
 import type { AdminApi } from './admin-api.js';
-import { HttpError } from './json.js';
+import { HttpError, parseBody } from './json.js';
 
 const invokeSchema = z.strictObject({ key: z.record(z.string(), z.unknown()) });
 
@@ -43,13 +43,13 @@ export function addBackfillRoutes(api: AdminApi, backfillsOf: (trigger: string) 
 
   api.route('POST', '/triggers/:name/invoke', async ({ body, params }) => {
     const name = params.name as string;
-    const { key } = parse(invokeSchema, body);
+    const { key } = parseBody(invokeSchema, body);
     return { body: await on(name, (backfills) => backfills.invoke(name, key)) };
   });
 
   api.route('POST', '/triggers/:name/backfill', async ({ body, params }) => {
     const name = params.name as string;
-    const request = parse(backfillSchema, body);
+    const request = parseBody(backfillSchema, body);
     const report = await on(name, (backfills) =>
       backfills.start({
         trigger: name,
@@ -77,13 +77,4 @@ function httpError(err: unknown): unknown {
   if (err instanceof BackfillBadRequest) return new HttpError(400, err.message);
   if (isWalhookError(err) && err.exitCode === 2) return new HttpError(409, err.message);
   return err;
-}
-
-function parse<T>(schema: z.ZodType<T, unknown>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) =>
-    issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`,
-  );
-  throw new HttpError(400, `invalid request body: ${problems.join('; ')}`);
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 
 /** An answer other than success, with the JSON `{"error": message}` body it is sent as. */
 export class HttpError extends Error {
@@ -44,4 +45,14 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   } catch {
     throw new HttpError(400, 'request body is not valid JSON');
   }
+}
+
+/** A request body checked against its schema; every problem in one 400 answer. */
+export function parseBody<T>(schema: z.ZodType<T, unknown>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) =>
+    issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`,
+  );
+  throw new HttpError(400, `invalid request body: ${problems.join('; ')}`);
 }

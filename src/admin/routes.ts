@@ -5,7 +5,7 @@ import { redeliverLetters } from '../dead-letters/redeliver.js';
 import type { DeadLetter, DeadLetterFilter } from '../dead-letters/store.js';
 import { StoreScope, withStoreScopes } from '../dead-letters/store-scope.js';
 import type { AdminApi } from './admin-api.js';
-import { HttpError } from './json.js';
+import { HttpError, parseBody } from './json.js';
 
 /** What the admin routes act on: the running service. */
 export interface ServiceControl {
@@ -64,7 +64,7 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
   };
 
   api.route('POST', '/dead-letters/redeliver', async ({ body }) => {
-    const selection = parse(selectionSchema, body);
+    const selection = parseBody(selectionSchema, body);
     const filter = letterFilter(selection);
     const results = await onStores(selection, (scopes) => redeliverLetters(scopes, service.configs, filter));
     if (results.length === 0) throwIfNamed(selection);
@@ -77,7 +77,7 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
   });
 
   api.route('POST', '/dead-letters/purge', async ({ body }) => {
-    const selection = parse(selectionSchema, body);
+    const selection = parseBody(selectionSchema, body);
     const filter = letterFilter(selection);
     const purged = await onStores(selection, async (scopes) => {
       let removed = 0;
@@ -94,7 +94,7 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
     ['/resume', false],
   ] as const) {
     api.route('POST', path, ({ body }) => {
-      const selected = pipelines(service, parse(pipelineSchema, body).pipeline);
+      const selected = pipelines(service, parseBody(pipelineSchema, body).pipeline);
       for (const config of selected) service.setPaused(config.pipeline, paused);
       return { body: { paused, pipelines: selected.map((c) => c.pipeline) } };
     });
@@ -151,15 +151,6 @@ function pipelines(service: ServiceControl, name: string | undefined): readonly 
     throw new HttpError(400, `pipeline "${name}" is not in the config (pipelines: ${known})`);
   }
   return selected;
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) =>
-    issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`,
-  );
-  throw new HttpError(400, `invalid request body: ${problems.join('; ')}`);
 }
 
 function noLetter(id: string): HttpError {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { ensureSchema } from '../dead-letters/postgres-store.js';
 
 export type BackfillState = 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -121,13 +122,7 @@ export class ProgressStore {
   }
 
   async #create(): Promise<void> {
-    // A role that owns the schema an admin made for it (least privilege) may not CREATE SCHEMA at all.
-    const schema = await this.#pool.query('SELECT to_regnamespace($1) IS NOT NULL AS present', [
-      pg.escapeIdentifier(this.#schema),
-    ]);
-    if (!schema.rows[0]?.present) {
-      await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
-    }
+    await ensureSchema(this.#pool, this.#schema);
     await this.#pool.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
         trigger text PRIMARY KEY,
         run_id text NOT NULL,

@@ -85,13 +85,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
         `walhook.dead-letters:${this.#table}`,
       ]);
-      // A role that owns the schema an admin made for it (least privilege) may not CREATE SCHEMA at all.
-      const schema = await client.query('SELECT to_regnamespace($1) IS NOT NULL AS present', [
-        pg.escapeIdentifier(this.#schema),
-      ]);
-      if (!schema.rows[0]?.present) {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
-      }
+      await ensureSchema(client, this.#schema);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
         id text PRIMARY KEY,
         trigger text NOT NULL,
@@ -214,4 +208,15 @@ function fromRow(row: Row): DeadLetter {
     lastAttemptAt: row.last_attempt_at,
     deadLetteredAt: row.dead_lettered_at,
   };
+}
+
+/**
+ * Creates walhook's schema when it is missing. Postgres checks the database's CREATE privilege even for
+ * `CREATE SCHEMA IF NOT EXISTS`, which a role owning only the schema an admin made for it lacks.
+ */
+export async function ensureSchema(db: Pick<pg.ClientBase, 'query'>, schema: string): Promise<void> {
+  const found = await db.query('SELECT to_regnamespace($1) IS NOT NULL AS present', [
+    pg.escapeIdentifier(schema),
+  ]);
+  if (!found.rows[0]?.present) await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`);
 }
