@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { freePort } from '../src/demo/embedded-postgres.js';
+import { freePort } from '../src/commands/demo/embedded-postgres.js';
 import { startDatabase } from '../test/helpers/database.js';
 import { ROOT, writeConfig } from '../test/helpers/walhook.js';
 import { pollUntil } from './poll.js';

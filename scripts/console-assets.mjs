@@ -2,7 +2,7 @@
 // Plain JavaScript run by node: the image's build stage installs no tsx (its esbuild is optional).
 import { copyFile, mkdir } from 'node:fs/promises';
 
-const from = new URL('../src/console/assets/', import.meta.url);
+const from = new URL('../web/console/', import.meta.url);
 const to = new URL('../dist/console-assets/', import.meta.url);
 
 await mkdir(to, { recursive: true });

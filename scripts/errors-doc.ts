@@ -1,6 +1,6 @@
 /** Writes docs/errors.md from src/errors.ts, the one list of error codes (`npm run docs:errors`). */
 import { writeFileSync } from 'node:fs';
-import { errorCodes } from '../src/errors.js';
+import { errorCodes } from '../src/core/errors.js';
 
 const rows = Object.entries(errorCodes).map(
   ([code, { exitCode, description }]) => `| \`${code}\` | ${exitCode} | ${description} |`,

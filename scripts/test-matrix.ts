@@ -21,7 +21,7 @@ import {
   POSTGRES_CHOICES,
   type PostgresChoice,
   systemPostgresBinDir,
-} from '../src/demo/embedded-postgres.js';
+} from '../src/commands/demo/embedded-postgres.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const LOGS = join(ROOT, '.tmp', 'test-matrix');

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { configFile, parseUsage, usageError } from './cli-args.js';
+import { configFile, parseUsage, usageError } from './commands/args.js';
 import { loadConfigs } from './config/load.js';
-import { isWalhookError } from './errors.js';
-import { createLogger } from './observability/logger.js';
-import { redactText } from './observability/redact.js';
-import { version } from './version.js';
+import { isWalhookError } from './core/errors.js';
+import { createLogger } from './core/logger.js';
+import { redactText } from './core/redact.js';
+import { version } from './core/version.js';
 
 const USAGE = `Usage: walhook <command> [options]
 
@@ -49,12 +49,12 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const path = configPath(rest);
       const configs = await loadConfigs(path);
-      const { runService } = await import('./main.js');
+      const { runService } = await import('./commands/run.js');
       return runService(configs, createLogger());
     }
     case 'validate': {
       const path = configPath(rest);
-      const { validate } = await import('./validate.js');
+      const { validate } = await import('./commands/validate.js');
       // A driver message could quote the connection string; validate prints what the database said.
       return validate(path, (line) => process.stdout.write(`${redactText(line)}\n`));
     }
@@ -62,11 +62,11 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseUsage(() =>
         parseArgs({ args: rest, options: { follow: { type: 'boolean' } } }),
       );
-      const { runDemo } = await import('./demo/demo.js');
+      const { runDemo } = await import('./commands/demo/demo.js');
       return runDemo({ follow: values.follow === true });
     }
     case 'status': {
-      const { statusCommand } = await import('./status-command.js');
+      const { statusCommand } = await import('./commands/status.js');
       return statusCommand(rest, {
         out: (text) => process.stdout.write(text),
         err: (line) => process.stderr.write(`${line}\n`),
@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'invoke':
     case 'backfill': {
-      const commands = await import('./backfill/backfill-command.js');
+      const commands = await import('./commands/backfill.js');
       const output = {
         progress: (text: string) => process.stderr.write(text),
         line: (text: string) => process.stdout.write(`${text}\n`),
@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
         : commands.backfillCommand(rest, output);
     }
     case 'dlq': {
-      const { dlqCommand } = await import('./dead-letters/dlq-command.js');
+      const { dlqCommand } = await import('./commands/dlq.js');
       return dlqCommand(rest, (line) => process.stdout.write(`${line}\n`));
     }
     default:

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { PipelineMetrics } from '../observability/metrics.js';
+import type { PipelineMetrics } from '../core/metrics/metrics.js';
 import { TableReader } from '../source/table-reader.js';
 import type { TypeCatalog } from '../source/type-catalog.js';
 import type { TriggerIndex } from '../triggers/matcher.js';

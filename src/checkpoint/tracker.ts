@@ -1,4 +1,4 @@
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn } from '../source/change.js';
 
 /** One transaction between its Begin and the moment every event matched from it is settled. */

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Document, isPair, isScalar, isSeq, type Node, type Pair, parseDocument, visit } from 'yaml';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../core/errors.js';
 
 /** Where a value sits in the config, e.g. `['triggers', 1, 'operations', 0]`. */
 export type KeyPath = (string | number)[];

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type ErrorCode, WalhookError } from '../errors.js';
+import { type ErrorCode, WalhookError } from '../core/errors.js';
 import { interpolateEnv, type KeyPath } from './interpolate.js';
 import { type Config, configSchema, PIPELINE_KEYS, pipelinesConfigSchema } from './schema.js';
 

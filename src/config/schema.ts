@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_SUBJECT, subjectTemplateProblem } from '../sink/nats/subject.js';
+import { DEFAULT_SUBJECT, subjectTemplateProblem } from '../sinks/nats/subject.js';
 import { whereSchema } from '../triggers/where-schema.js';
 
 export const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
 
 interface Row {

@@ -1,11 +1,11 @@
 import type { Config } from '../config/schema.js';
-import { headerSecrets, maskSecrets } from '../observability/redact.js';
-import type { WebhookTarget } from '../sink/delivery-event.js';
-import { signatureHeaders } from '../sink/signature.js';
-import { attemptTrace } from '../sink/trace.js';
-import { WebhookClient } from '../sink/webhook-client.js';
+import type { WebhookTarget } from '../core/delivery-event.js';
+import { headerSecrets, maskSecrets } from '../core/redact.js';
+import { userAgent } from '../core/version.js';
+import { signatureHeaders } from '../sinks/signature.js';
+import { attemptTrace } from '../sinks/trace.js';
+import { WebhookClient } from '../sinks/webhook-client.js';
 import { deliveryTarget } from '../triggers/matcher.js';
-import { userAgent } from '../version.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
 import type { StoreScope } from './store-scope.js';
 

@@ -1,4 +1,4 @@
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import type { PgoutputMessage, RelationColumn, ReplicaIdentity, TupleData } from './change.js';
 
 // Tag and kind bytes, compared as numbers so the hot path never builds a one-character string.

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import { qualifiedName, type TableInfo, type TableRef } from './tables.js';
 
 /** What the publication lacks for the triggers' tables, and the statements that would fix it. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TriggerConfig } from '../config/schema.js';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import { whereColumns } from '../triggers/where.js';
 import { qualifiedName, type TableInfo } from './tables.js';
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type { Logger } from 'pino';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn, parseLsn } from './change.js';
 
 export interface ReplicationStreamOptions {

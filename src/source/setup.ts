@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { TriggerConfig } from '../config/schema.js';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import type { Lsn } from './change.js';
 import { ensurePublication, publicationGap, requireComplete } from './publication.js';
 import { applyIdentity, identityNeeds } from './replica-identity.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn, parseLsn } from './change.js';
 
 /**

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import type { Relation, RelationColumn, TupleData } from './change.js';
 import { OUTPUT_SETTINGS } from './replication-stream.js';
 import { qualifiedName, type TableRef } from './tables.js';

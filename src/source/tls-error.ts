@@ -1,4 +1,4 @@
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 
 const SSL_FILES = ['sslrootcert', 'sslcert', 'sslkey'] as const;
 

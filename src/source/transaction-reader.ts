@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
-import { WalhookError } from '../errors.js';
+import { WalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn, type PgoutputMessage, type Relation, type TupleData } from './change.js';
 import type { ValueRenderer } from './values.js';
 

@@ -1,6 +1,6 @@
 import type { TableName, TriggerConfig } from '../config/schema.js';
-import type { DeliveryTarget, NatsTarget, WebhookTarget, WebhookTls } from '../sink/delivery-event.js';
-import { SubjectTemplate } from '../sink/nats/subject.js';
+import type { DeliveryTarget, NatsTarget, WebhookTarget, WebhookTls } from '../core/delivery-event.js';
+import { SubjectTemplate } from '../sinks/nats/subject.js';
 import type { TupleData } from '../source/change.js';
 import type { RowImages } from '../source/row-images.js';
 import type { Change, Operation, RelationInfo } from '../source/transaction-reader.js';

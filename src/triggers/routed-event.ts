@@ -1,8 +1,8 @@
 import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
-import type { TriggerMetrics } from '../observability/trigger-metrics.js';
-import type { DeliveryEvent, DeliveryTarget, Relation } from '../sink/delivery-event.js';
-import type { HasuraBody } from '../sink/payload.js';
+import type { DeliveryEvent, DeliveryTarget, Relation } from '../core/delivery-event.js';
+import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
 import type { Lsn } from '../source/change.js';
+import type { HasuraBody } from './payload.js';
 
 /** What an event reports to when it settles. */
 export interface SettleHooks {

@@ -1,12 +1,12 @@
 import type { CheckpointTracker } from '../checkpoint/tracker.js';
-import type { PipelineMetrics } from '../observability/metrics.js';
-import type { DeliveryEvent } from '../sink/delivery-event.js';
-import { eventId } from '../sink/event-id.js';
-import { HasuraBody, type RenderedRows } from '../sink/payload.js';
+import type { DeliveryEvent } from '../core/delivery-event.js';
+import { eventId } from '../core/event-id.js';
+import type { PipelineMetrics } from '../core/metrics/metrics.js';
 import type { TupleData } from '../source/change.js';
 import { type RowImages, rowImages, rowKey, rowToJson, tupleKey } from '../source/row-images.js';
 import type { Change, RelationInfo, TransactionInfo } from '../source/transaction-reader.js';
 import { type CompiledTrigger, type FilterReason, filterReason, type TriggerIndex } from './matcher.js';
+import { HasuraBody, type RenderedRows } from './payload.js';
 import { RoutedEvent, type SettleHooks } from './routed-event.js';
 
 /** Sees each change a trigger filtered out, and why (the console's `debug_filters`). */

@@ -4,7 +4,7 @@ import {
   type EmbeddedPostgresHandle,
   selectedPostgres,
   systemPostgresBinDir,
-} from '../../src/demo/embedded-postgres.js';
+} from '../../src/commands/demo/embedded-postgres.js';
 
 /**
  * The Postgres major version the tests run against, known before any server starts, so a test can be

@@ -10,8 +10,8 @@ import type {
   OrderingMode,
   RetryPolicy,
   WebhookTarget,
-} from '../../src/sink/delivery-event.js';
-import { type AttemptInfo, type FinalFailure, WebhookSink } from '../../src/sink/webhook-sink.js';
+} from '../../src/core/delivery-event.js';
+import { type AttemptInfo, type FinalFailure, WebhookSink } from '../../src/sinks/webhook-sink.js';
 
 export const USER_AGENT = 'walhook-test/1.0';
 export const SECRET = 'Bearer s3cr3t-t0ken-value';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventId } from '../../src/sink/event-id.js';
+import { eventId } from '../../src/core/event-id.js';
 import { type Database, lsnValue, startDatabase } from '../helpers/database.js';
 import { type Receiver, startReceiver, waitUntil } from '../helpers/receiver.js';
 import { WalhookProcess } from '../helpers/walhook.js';

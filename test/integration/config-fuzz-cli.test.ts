@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseConfigs } from '../../src/config/load.js';
-import { WalhookError } from '../../src/errors.js';
+import { WalhookError } from '../../src/core/errors.js';
 import { mutatedText, nastyScalar, VALID_LINES } from '../helpers/config-arbitraries.js';
 import { runCli } from '../helpers/walhook.js';
 

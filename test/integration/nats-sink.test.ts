@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { eventId } from '../../src/sink/event-id.js';
+import { eventId } from '../../src/core/event-id.js';
 import { type Database, lsnValue, startDatabase } from '../helpers/database.js';
 import {
   connectTo,

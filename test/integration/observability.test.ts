@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { freePort } from '../../src/demo/embedded-postgres.js';
+import { freePort } from '../../src/commands/demo/embedded-postgres.js';
 import { type Database, lsnValue, startDatabase } from '../helpers/database.js';
 import { type Receiver, sleep, startReceiver, waitUntil } from '../helpers/receiver.js';
 import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';

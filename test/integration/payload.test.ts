@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { jsonValueText } from '../../src/demo/json-text.js';
+import { jsonValueText } from '../../src/commands/demo/json-text.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { WalhookProcess } from '../helpers/walhook.js';

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../src/demo/embedded-postgres.js';
+import {
+  type EmbeddedPostgresHandle,
+  startEmbeddedPostgres,
+} from '../../src/commands/demo/embedded-postgres.js';
 import {
   type PgoutputMessage,
   POSTGRES_EPOCH_MICROS,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { jsonValueText } from '../../src/demo/json-text.js';
+import { jsonValueText } from '../../src/commands/demo/json-text.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, startReceiver, waitUntil } from '../helpers/receiver.js';
 import { WalhookProcess } from '../helpers/walhook.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { freePort } from '../../src/demo/embedded-postgres.js';
+import { freePort } from '../../src/commands/demo/embedded-postgres.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';

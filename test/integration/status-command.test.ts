@@ -5,15 +5,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort } from '../../src/demo/embedded-postgres.js';
-import type { Status } from '../../src/observability/status.js';
+import { freePort } from '../../src/commands/demo/embedded-postgres.js';
 import {
   formatBytes,
   formatDuration,
   formatRate,
   renderStatus,
   statusUrl,
-} from '../../src/status-command.js';
+} from '../../src/commands/status.js';
+import type { Status } from '../../src/service/status.js';
 import { startDatabase } from '../helpers/database.js';
 import { startReceiver, waitUntil } from '../helpers/receiver.js';
 import { countersConfig } from '../helpers/stream-check.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { jsonValueText } from '../../src/demo/json-text.js';
+import { jsonValueText } from '../../src/commands/demo/json-text.js';
 import { TypeCatalog } from '../../src/source/type-catalog.js';
 import { jsonString } from '../../src/source/values.js';
 import { type Database, startDatabase } from '../helpers/database.js';

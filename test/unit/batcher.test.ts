@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Batcher, laneOf } from '../../src/sink/batcher.js';
+import { Batcher, laneOf } from '../../src/sinks/batcher.js';
 
 test('laneOf keeps a key on one lane and spreads keys evenly', () => {
   const counts = new Array<number>(16).fill(0);

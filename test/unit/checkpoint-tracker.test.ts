@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { Acknowledger } from '../../src/checkpoint/acknowledger.js';
 import { CheckpointTracker } from '../../src/checkpoint/tracker.js';
-import { isWalhookError } from '../../src/errors.js';
+import { isWalhookError } from '../../src/core/errors.js';
 
 function tracker() {
   const advances: bigint[] = [];

@@ -6,7 +6,7 @@ import { before, test } from 'node:test';
 import fc from 'fast-check';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfigs } from '../../src/config/load.js';
-import { errorCodes, WalhookError } from '../../src/errors.js';
+import { errorCodes, WalhookError } from '../../src/core/errors.js';
 import {
   mutateAt,
   mutatedText,

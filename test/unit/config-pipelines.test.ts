@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigs, parseConfig, parseConfigs } from '../../src/config/load.js';
-import { isWalhookError } from '../../src/errors.js';
+import { isWalhookError } from '../../src/core/errors.js';
 
 const FILE = 'walhook.yaml';
 

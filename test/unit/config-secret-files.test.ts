@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { loadConfigs, parseConfig } from '../../src/config/load.js';
-import type { WalhookError } from '../../src/errors.js';
+import type { WalhookError } from '../../src/core/errors.js';
 
 let dir = '';
 

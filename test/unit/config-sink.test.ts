@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { isWalhookError } from '../../src/errors.js';
+import { isWalhookError } from '../../src/core/errors.js';
 import { deliveryTarget } from '../../src/triggers/matcher.js';
 
 const FILE = 'walhook.yaml';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { type ErrorCode, isWalhookError } from '../../src/errors.js';
+import { type ErrorCode, isWalhookError } from '../../src/core/errors.js';
 
 const FILE = 'walhook.yaml';
 

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TriggerConfig } from '../../src/config/schema.js';
-import { isLoopback } from '../../src/console/console.js';
-import { MAX_ATTEMPTS_KEPT, MAX_BODY_CHARS, RecentDeliveries } from '../../src/console/recent-deliveries.js';
-import { BUCKET_MS, Throughput, WINDOW_BUCKETS, windowTotals } from '../../src/console/throughput.js';
-import { invocationDetail, triggerDefinition } from '../../src/console/views.js';
-import type { WebhookTarget } from '../../src/sink/delivery-event.js';
-import type { AttemptResult } from '../../src/sink/webhook-client.js';
-import type { SentAttempt, WebhookEvent } from '../../src/sink/webhook-sink.js';
+import type { WebhookTarget } from '../../src/core/delivery-event.js';
+import { isLoopback } from '../../src/server/console/console.js';
+import {
+  MAX_ATTEMPTS_KEPT,
+  MAX_BODY_CHARS,
+  RecentDeliveries,
+} from '../../src/server/console/recent-deliveries.js';
+import { BUCKET_MS, Throughput, WINDOW_BUCKETS, windowTotals } from '../../src/server/console/throughput.js';
+import { invocationDetail, triggerDefinition } from '../../src/server/console/views.js';
+import type { AttemptResult } from '../../src/sinks/webhook-client.js';
+import type { SentAttempt, WebhookEvent } from '../../src/sinks/webhook-sink.js';
 
 const target: WebhookTarget = {
   type: 'webhook',

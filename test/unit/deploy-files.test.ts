@@ -4,7 +4,7 @@ import { join, posix, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
-import { isWalhookError } from '../../src/errors.js';
+import { isWalhookError } from '../../src/core/errors.js';
 
 // The static side of deploy/: how the files fit each other and walhook. What needs a tool or a running
 // walhook (the Dockerfile's steps, promtool, kubectl, systemd-analyze, Prometheus) is in

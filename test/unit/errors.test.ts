@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { errorCodes, WalhookError } from '../../src/errors.js';
+import { errorCodes, WalhookError } from '../../src/core/errors.js';
 
 test('every error code is documented in docs/errors.md with its exit code', () => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');

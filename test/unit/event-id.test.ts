@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { eventId } from '../../src/sink/event-id.js';
+import { eventId } from '../../src/core/event-id.js';
 import { formatLsn } from '../../src/source/change.js';
 import { seededRandom } from '../helpers/random.js';
 

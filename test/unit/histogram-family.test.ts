@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Histogram, Registry } from 'prom-client';
-import { HistogramFamily } from '../../src/observability/histogram-family.js';
+import { HistogramFamily } from '../../src/core/metrics/histogram-family.js';
 import { seededRandom } from '../helpers/random.js';
 
 test("exposes exactly what prom-client's histogram exposes for the same observations", async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KeyedQueue, type Run } from '../../src/sink/keyed-queue.js';
+import { KeyedQueue, type Run } from '../../src/sinks/keyed-queue.js';
 import { seededRandom } from '../helpers/random.js';
 
 interface Item {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SubjectTemplate, subjectTemplateProblem, subjectToken } from '../../src/sink/nats/subject.js';
+import { SubjectTemplate, subjectTemplateProblem, subjectToken } from '../../src/sinks/nats/subject.js';
 
 test('names made of letters, digits, _ and - are subject tokens as they are', () => {
   assert.equal(subjectToken('orders'), 'orders');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isWalhookError } from '../../src/errors.js';
+import { isWalhookError } from '../../src/core/errors.js';
 import type { PgoutputMessage, ReplicaIdentity } from '../../src/source/change.js';
 import { decodePgoutput } from '../../src/source/pgoutput-decoder.js';
 import * as pgo from '../helpers/pgoutput-builder.js';

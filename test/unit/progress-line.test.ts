@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BackfillReport } from '../../src/backfill/backfills.js';
-import { progressLine } from '../../src/backfill/progress-line.js';
+import { progressLine } from '../../src/commands/progress-line.js';
 
 const running: BackfillReport = {
   trigger: 'orders',

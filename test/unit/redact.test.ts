@@ -8,7 +8,7 @@ import {
   redactError,
   redactKeys,
   redactText,
-} from '../../src/observability/redact.js';
+} from '../../src/core/redact.js';
 
 test('a Postgres URL keeps its user and loses its password', () => {
   assert.equal(redactText('postgres://user:secret@host:5432/db'), 'postgres://user:***@host:5432/db');

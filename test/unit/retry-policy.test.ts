@@ -6,7 +6,7 @@ import {
   MAX_TIMER_MS,
   parseRetryAfter,
   retryDelayMs,
-} from '../../src/sink/retry-policy.js';
+} from '../../src/sinks/retry-policy.js';
 import { seededRandom } from '../helpers/random.js';
 
 const random = seededRandom;

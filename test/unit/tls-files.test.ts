@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { isWalhookError } from '../../src/errors.js';
-import { checkTriggerTls, readTls } from '../../src/sink/tls-files.js';
+import { isWalhookError } from '../../src/core/errors.js';
+import { checkTriggerTls, readTls } from '../../src/sinks/tls-files.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 
 let pki: TestPki;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventId } from '../../src/sink/event-id.js';
-import { attemptTrace } from '../../src/sink/trace.js';
+import { eventId } from '../../src/core/event-id.js';
+import { attemptTrace } from '../../src/sinks/trace.js';
 
 const ID = '1b4e28ba-2fa1-51d2-883f-0016d3cca427';
 

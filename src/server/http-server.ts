@@ -1,0 +1,93 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from '../core/metrics/metrics.js';
+import type { Status } from '../service/status.js';
+import type { AdminApi } from './admin/admin-api.js';
+import { sendJson } from './admin/json.js';
+import type { EventConsole } from './console/console.js';
+
+export interface HealthSource {
+  /** Ready: streaming and caught up; otherwise a short reason for the operator. */
+  readiness(): { ready: boolean; reason: string };
+  /** The `/status` document; null while the service is still being built. */
+  status(): Status | null;
+}
+
+/**
+ * The read-only endpoints, open to probes and scrapers: `/healthz` (the process answers), `/readyz`
+ * (streaming and caught up), `/status` (JSON for `walhook status`) and `/metrics` (Prometheus text
+ * format); the event console's page and API under `/console`. Every other method goes to the admin
+ * API, which wants the admin token.
+ */
+export async function startHttpServer(
+  options: { host: string; port: number },
+  metrics: Metrics,
+  health: HealthSource,
+  admin: AdminApi,
+  logger: Logger,
+  eventConsole: EventConsole | null = null,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const readOnly: Record<string, (res: ServerResponse) => void> = {
+    '/healthz': (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'),
+    '/readyz': (res) => {
+      const { ready, reason } = health.readiness();
+      // A reason beside a ready answer says why it is ready without streaming (standby, paused).
+      const text = ready ? (reason === 'streaming' ? 'ready' : `ready: ${reason}`) : `not ready: ${reason}`;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${text}\n`);
+    },
+    '/status': (res) => {
+      const status = health.status();
+      res
+        .writeHead(status ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(`${JSON.stringify(status ?? { error: 'starting' }, null, 2)}\n`);
+    },
+    '/metrics': (res) => {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: unknown) => {
+          logger.error({ err }, 'metrics collection failed');
+          res.writeHead(500).end();
+        },
+      );
+    },
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const serve = Object.hasOwn(readOnly, path) ? readOnly[path] : undefined;
+    const consolePath = eventConsole !== null && (path === '/console' || path.startsWith('/console/'));
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      admin.handle(req, res, path, serve || consolePath ? ['GET', 'HEAD'] : []).catch((err: unknown) => {
+        logger.error({ err }, 'admin request failed');
+        res.destroy();
+      });
+    } else if (consolePath) {
+      eventConsole.handle(req, res, path).catch((err: unknown) => {
+        logger.error({ err, path }, 'console request failed');
+        res.destroy();
+      });
+    } else if (serve) {
+      serve(res);
+    } else if (admin.methods(path).length > 0) {
+      const allow = admin.methods(path).join(', ');
+      sendJson(res, 405, { error: `${req.method} is not allowed on ${path} (allowed: ${allow})` }, { allow });
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ host: options.host, port }, 'http server listening');
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,405 @@
+import type { Logger } from 'pino';
+import { type Backfills, openBackfills } from '../backfill/open.js';
+import { Acknowledger } from '../checkpoint/acknowledger.js';
+import { CheckpointTracker } from '../checkpoint/tracker.js';
+import { DEFAULT_PIPELINE } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { DeliveryEvent } from '../core/delivery-event.js';
+import { isWalhookError } from '../core/errors.js';
+import type { ErrorKind, Metrics, PipelineMetrics } from '../core/metrics/metrics.js';
+import { secondsSinceCommit } from '../core/metrics/trigger-metrics.js';
+import { headerSecrets, maskSecrets } from '../core/redact.js';
+import { userAgent } from '../core/version.js';
+import { type DeadLetterStore, openDeadLetterStore } from '../dead-letters/store.js';
+import type { ConsoleHooks } from '../server/console/console.js';
+import { SinkSet } from '../sinks/sink-set.js';
+import { checkTriggerTls } from '../sinks/tls-files.js';
+import type { FinalFailure } from '../sinks/webhook-sink.js';
+import { formatLsn, type Lsn } from '../source/change.js';
+import { ChangeFeed } from '../source/change-feed.js';
+import { prepareSource, type SourceState } from '../source/setup.js';
+import { LOCK_POLL_MS, type SlotLock } from '../source/slot-lock.js';
+import { sourceTlsError } from '../source/tls-error.js';
+import { TriggerIndex } from '../triggers/matcher.js';
+import { EventRouter } from '../triggers/router.js';
+import { Monitoring } from './monitoring.js';
+import type { Snapshot, Status } from './status.js';
+
+/** The pause reasons `/status` shows; a lookup's pause is too short to be worth it. */
+const PAUSE_REASONS_SHOWN = ['operator', 'backpressure'] as const;
+const SETUP_RETRY_MIN_MS = 500;
+const SETUP_RETRY_MAX_MS = 30_000;
+
+/**
+ * One slot's flow: source (stream, decoding) → triggers (matching) → sink (delivery) →
+ * checkpoint (settled LSN, acknowledgement), with backpressure from the sink to the source.
+ */
+export class Pipeline {
+  private readonly logger: Logger;
+  private readonly sink: SinkSet;
+  private readonly tracker: CheckpointTracker;
+  private readonly acknowledger: Acknowledger;
+  private readonly feed: ChangeFeed;
+  private readonly deadLetters: DeadLetterStore;
+  private readonly monitoring: Monitoring;
+  /** This pipeline's series (label `pipeline`) and the shared ones. */
+  private readonly metrics: PipelineMetrics;
+  private router: EventRouter | null = null;
+  /** What `stop` waits for at the moment, for the shutdown watchdog's message. */
+  stoppingStep: string | null = null;
+  /** Backfills and manual invocations, once streaming. */
+  backfills: Backfills | null = null;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  /** Another process holds the slot lock; this one waits to take over. */
+  private standby = false;
+  private holdsLock = false;
+  /** The position last confirmed to Postgres (at start, the slot's). */
+  private confirmed: Lsn = 0n;
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    metrics: Metrics,
+    logger: Logger,
+    /** An error the pipeline cannot continue after; nothing unsettled has been confirmed. */
+    private readonly onFatal: (err: unknown) => void,
+    /** Decides which process reads the slot (see docs/scaling.md). */
+    private readonly lock: SlotLock,
+    /** What the event console keeps of deliveries and filtered changes. */
+    private readonly consoleHooks: ConsoleHooks,
+    /** The lock was lost after this pipeline took it: another process may read the slot now. */
+    private readonly onLockLost: () => void,
+  ) {
+    this.metrics = metrics.pipeline(config.pipeline);
+    // The single-pipeline form logs as it always did; with several, each line names its pipeline.
+    this.logger = logger.child(
+      config.pipeline === DEFAULT_PIPELINE
+        ? { slot: config.source.slot }
+        : { pipeline: config.pipeline, slot: config.source.slot },
+    );
+    this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
+    this.sink = new SinkSet({
+      logger: this.logger.child({ stage: 'sink' }),
+      userAgent: userAgent(),
+      deadLetter: (event, failure) => this.deadLetter(event, failure),
+      onAttempt: (info) => this.metrics.trigger(info.trigger).attempt(info),
+      recorder: consoleHooks.recorder,
+    });
+    this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
+    this.acknowledger = new Acknowledger(
+      this.tracker,
+      (lsn) => this.feed.stream.acknowledge(lsn),
+      this.logger.child({ stage: 'checkpoint' }),
+      (lsn) => this.confirm(lsn),
+    );
+    this.feed = new ChangeFeed({
+      ...config.source,
+      tracker: this.tracker,
+      logger: this.logger.child({ stage: 'source' }),
+      onChange: (change) => {
+        const { txn } = change;
+        txn.tracked.commitTime ??= txn.commitTime;
+        this.backfills?.observe(change);
+        this.router?.route(change);
+        this.applyBackpressure();
+      },
+      onMessage: (message) => this.backfills?.message(message),
+      onKeepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
+      onConnected: () => this.metrics.replicationConnected.set(1),
+      onPublicationChecked: (count) => this.metrics.unpublishedTables.set(count),
+      onDisconnected: () => {
+        this.metrics.replicationConnected.set(0);
+        this.metrics.replicationReconnects.inc();
+        this.metrics.error('connection');
+      },
+      onFatal: (err) => {
+        this.metrics.error(fatalKind(err));
+        this.stopping = true;
+        this.onFatal(err);
+      },
+    });
+    this.monitoring = new Monitoring(
+      config,
+      this.metrics,
+      this.deadLetters,
+      this.logger.child({ stage: 'monitor' }),
+      () => this.snapshot(),
+    );
+    this.metrics.track({
+      inFlightEvents: () => this.sink.inFlight,
+      inFlightBytes: () => this.sink.inFlightBytes,
+      lagBytes: () => Number(this.lagBytes()),
+      lagSeconds: () => this.lagSeconds(),
+    });
+  }
+
+  /**
+   * Ready: streaming, and the oldest unsettled transaction committed at most `ready_max_lag_sec` ago.
+   * An operator's pause keeps it ready, like a standby: nothing is wrong that a probe should act on.
+   */
+  readiness(): { ready: boolean; reason: string } {
+    if (this.standby) return { ready: true, reason: 'standby: another walhook process reads the slot' };
+    if (!this.feed.stream.isConnected) return { ready: false, reason: 'replication stream not connected' };
+    const lag = this.lagSeconds();
+    const max = this.config.server.ready_max_lag_sec;
+    if (lag > max) {
+      return {
+        ready: false,
+        reason: `lagging: the oldest unsettled transaction committed ${lag.toFixed(1)} s ago (server.ready_max_lag_sec ${max})`,
+      };
+    }
+    if (this.feed.stream.isPaused('operator')) return { ready: true, reason: 'paused by operator' };
+    return { ready: true, reason: 'streaming' };
+  }
+
+  /**
+   * Stops reading the slot until `resume` (POST /pause): deliveries in flight go on, and the slot is
+   * confirmed up to the work they settle, so what is written meanwhile waits in the WAL.
+   */
+  pause(): void {
+    if (this.feed.stream.isPaused('operator')) return;
+    this.feed.stream.pause('operator');
+    this.metrics.operatorPaused.set(1);
+    this.logger.info(this.inFlight(), 'paused by an operator; deliveries in flight go on');
+  }
+
+  resume(): void {
+    if (!this.feed.stream.isPaused('operator')) return;
+    this.feed.stream.resume('operator');
+    this.metrics.operatorPaused.set(0);
+    this.logger.info('resumed by an operator; reading the slot again');
+  }
+
+  /** The dead-letter store changed elsewhere (an admin action): its count is refreshed soon. */
+  deadLettersChanged(): void {
+    this.monitoring.deadLetters.added();
+  }
+
+  status(): Status {
+    return { ...this.monitoring.status.report(), backfills: this.backfills?.reports() ?? [] };
+  }
+
+  /** Prepares slot and publication, retrying while Postgres is unreachable, then starts streaming. */
+  async start(): Promise<void> {
+    checkTriggerTls(this.config.triggers);
+    const source = await this.prepare();
+    if (!source) return;
+    const triggers = new TriggerIndex(this.config.triggers);
+    const router = new EventRouter(
+      triggers,
+      source.systemId,
+      this.tracker,
+      this.metrics,
+      (event) => this.sink.submit(event),
+      () => this.applyBackpressure(),
+      this.consoleHooks.onFiltered,
+    );
+    this.router = router;
+    this.confirm(source.confirmedLsn);
+    this.acknowledger.adaptTo(source.walSenderTimeoutMs);
+    this.monitoring.start(() => this.feed.stream.isConnected);
+    this.backfills = openBackfills(this.config, triggers, router, this.feed.types, this.metrics, this.logger);
+    await this.feed.start(source);
+    this.backfills.resume().catch((err: unknown) => {
+      this.logger.error({ err }, 'cannot continue the interrupted backfills; start them again');
+    });
+  }
+
+  private async prepare(): Promise<SourceState | null> {
+    let delay = SETUP_RETRY_MIN_MS;
+    while (!this.stopping) {
+      try {
+        if (!(await this.takeLock())) {
+          await this.sleep(LOCK_POLL_MS);
+          continue;
+        }
+        const source = await prepareSource(
+          { ...this.config.source, triggers: this.config.triggers },
+          this.logger,
+        );
+        await this.deadLetters.init();
+        return source;
+      } catch (err) {
+        if (isWalhookError(err)) throw err;
+        const tls = sourceTlsError(err, this.config.source.connection);
+        if (tls) throw tls;
+        this.metrics.error('setup');
+        this.logger.error({ err, retry_in_ms: delay }, 'cannot prepare the source database; retrying');
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, SETUP_RETRY_MAX_MS);
+      }
+    }
+    return null;
+  }
+
+  /** True once this process holds the slot lock; false while another one does (standby). */
+  private async takeLock(): Promise<boolean> {
+    if (this.holdsLock) return true;
+    const held = await this.lock.tryAcquire();
+    if (held === null) {
+      if (!this.standby) {
+        this.standby = true;
+        this.metrics.role('standby');
+        this.logger.info('another walhook process reads this slot; standing by to take over');
+      }
+      return false;
+    }
+    this.holdsLock = true;
+    this.standby = false;
+    this.metrics.role('active');
+    this.logger.info('holding the slot lock; this process reads the slot');
+    void held.lost.then(() => {
+      if (!this.stopping) this.onLockLost();
+    });
+    return true;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Stops reading, lets deliveries in flight finish within the grace period, confirms what is
+   * settled and closes. Returns false when events were still unsettled (they replay on restart).
+   */
+  async stop(graceSec: number): Promise<boolean> {
+    this.stopping = true;
+    this.wake?.();
+    // Messages after this are dropped unconfirmed; Postgres sends them again on the next start.
+    this.feed.stream.pause('backpressure');
+    // Each step is logged at debug level, so a stop that takes long shows where it waits.
+    const step = <T>(what: string, work: () => Promise<T>): Promise<T> => {
+      this.stoppingStep = what;
+      this.logger.debug({ step: what }, 'stopping');
+      return work();
+    };
+    await step('backfills', async () => this.backfills?.close());
+    const drained = await step('deliveries', () => this.sink.drain(graceSec * 1000));
+    const lsn = this.acknowledger.flush(false);
+    this.acknowledger.stop();
+    await step('replication', () => this.feed.stop());
+    await step('sink', () => this.sink.close());
+    await step('monitoring', () => this.monitoring.stop());
+    await step('dead letters', () => this.deadLetters.close());
+    this.stoppingStep = null;
+    this.logger.info(
+      { confirmed_lsn: lsn === null ? null : formatLsn(lsn), unsettled_events: this.tracker.inFlightEvents },
+      drained ? 'pipeline stopped' : 'pipeline stopped with events in flight; they will be replayed',
+    );
+    return drained;
+  }
+
+  /**
+   * Stops reading at either in-flight limit and reads again below 90% of both, so a flapping
+   * receiver does not toggle the socket per event.
+   */
+  private applyBackpressure(): void {
+    const { stream } = this.feed;
+    const paused = stream.isPaused('backpressure');
+    if (!paused && this.overLimit(1)) {
+      stream.pause('backpressure');
+      this.metrics.replicationPaused.set(1);
+      this.logger.info(this.inFlight(), 'in-flight limit reached; pausing replication');
+    } else if (paused && !this.stopping && !this.overLimit(0.9)) {
+      stream.resume('backpressure');
+      this.metrics.replicationPaused.set(0);
+      this.logger.info(this.inFlight(), 'below the in-flight limits; resuming replication');
+    }
+  }
+
+  private inFlight() {
+    return { in_flight_events: this.sink.inFlight, in_flight_bytes: this.sink.inFlightBytes };
+  }
+
+  private overLimit(fraction: number): boolean {
+    return (
+      this.sink.inFlight >= this.config.max_in_flight_events * fraction ||
+      this.sink.inFlightBytes >= this.config.max_in_flight_bytes * fraction
+    );
+  }
+
+  private confirm(lsn: Lsn): void {
+    this.confirmed = lsn;
+    this.metrics.confirmedLsn.set(Number(lsn));
+  }
+
+  /** The newest WAL position known: keepalives, or the slot check while reading is paused. */
+  private serverWalEnd(): Lsn {
+    const checked = this.monitoring.slot.state?.walLsn ?? 0n;
+    const reported = this.acknowledger.serverWalEnd;
+    return checked > reported ? checked : reported;
+  }
+
+  private lagBytes(): Lsn {
+    const end = this.serverWalEnd();
+    return end > this.confirmed ? end - this.confirmed : 0n;
+  }
+
+  private lagSeconds(): number {
+    const commitTime = this.tracker.oldestUnsettledCommitTime;
+    return commitTime === null ? 0 : secondsSinceCommit(commitTime);
+  }
+
+  private snapshot(): Snapshot {
+    return {
+      connected: this.feed.stream.isConnected,
+      ready: this.readiness().ready,
+      pausedBy: PAUSE_REASONS_SHOWN.filter((reason) => this.feed.stream.isPaused(reason)),
+      confirmedLsn: this.confirmed,
+      serverWalEnd: this.serverWalEnd(),
+      lagSeconds: this.lagSeconds(),
+      inFlightEvents: this.sink.inFlight,
+      inFlightBytes: this.sink.inFlightBytes,
+      slot: this.monitoring.slot.state,
+      deadLetters: this.monitoring.deadLetters.value,
+    };
+  }
+
+  /** Stores a finally failed event; the sink settles it once this resolved. */
+  private async deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void> {
+    try {
+      await this.deadLetters.add({
+        id: event.id,
+        trigger: event.target.trigger,
+        table: event.table,
+        op: event.op,
+        lsn: formatLsn(event.commitLsn),
+        body: failure.body,
+        attempts: failure.attempts,
+        lastStatus: failure.lastStatus,
+        lastError: failure.lastError ? `${failure.lastError.type}: ${failure.lastError.message}` : null,
+        // A receiver may echo the request: its header values must not be kept with the letter.
+        responseSnippet: failure.responseSnippet
+          ? maskSecrets(failure.responseSnippet, targetSecrets(event))
+          : null,
+        firstAttemptAt: failure.firstAttemptAt,
+        lastAttemptAt: failure.lastAttemptAt,
+        deadLetteredAt: new Date(),
+      });
+    } catch (err) {
+      this.metrics.error('deadLetterStore');
+      throw err;
+    }
+    this.monitoring.deadLetters.added();
+  }
+}
+
+/** What a receiver could echo back that must not be kept: the values of the headers sent. */
+function targetSecrets(event: DeliveryEvent): string[] {
+  return event.target.type === 'webhook' ? headerSecrets(event.target.headers) : [];
+}
+
+/** Which error stopped the stream, for `walhook_errors_total`. */
+function fatalKind(err: unknown): ErrorKind {
+  if (isWalhookError(err, 'WALHOOK_ERR_SLOT_LOST')) return 'slotLost';
+  if (isWalhookError(err, 'WALHOOK_ERR_CHECKPOINT_REGRESSION')) return 'checkpoint';
+  if (isWalhookError(err)) return 'decode';
+  // Lookups fail with a database or connection error, which carries a code; a decoding bug does not.
+  return typeof (err as { code?: unknown })?.code === 'string' ? 'lookup' : 'decode';
+}
