@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
 import type { PipelineMetrics } from '../core/metrics/metrics.js';
 import { TableReader } from '../source/table-reader.js';
 import type { TypeCatalog } from '../source/type-catalog.js';
@@ -15,7 +14,10 @@ export type { Backfills } from './backfills.js';
  * Progress lives next to the dead letters (their table's schema), else in the `walhook` schema.
  */
 export function openBackfills(
-  config: Readonly<Config>,
+  config: {
+    readonly source: { readonly connection: string; readonly publication: string };
+    readonly dead_letter: { readonly table?: string | undefined };
+  },
   triggers: TriggerIndex,
   router: EventRouter,
   types: TypeCatalog,
@@ -23,7 +25,7 @@ export function openBackfills(
   logger: Logger,
 ): Backfills {
   const { connection, publication } = config.source;
-  const { table } = config.dead_letter as { table?: string };
+  const { table } = config.dead_letter;
   const schema = table?.split('.')[0] ?? 'walhook';
   return new Backfills(
     triggers,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { formatLsn, type Lsn } from '../source/change.js';
+import { formatLsn, type Lsn } from '../core/lsn.js';
 import type { CheckpointTracker } from './tracker.js';
 
 const COALESCE_MS = 100;

@@ -1,33 +1,15 @@
 import { WalhookError } from '../core/errors.js';
-import { formatLsn, type Lsn } from '../source/change.js';
-
-/** One transaction between its Begin and the moment every event matched from it is settled. */
-export class TrackedTransaction {
-  /** Events dispatched and not yet settled. */
-  pending = 0;
-  committed = false;
-  endLsn: Lsn = 0n;
-  /** Microseconds since 2000-01-01, once known: the stream's lag is measured from it. */
-  commitTime: bigint | null = null;
-
-  constructor(
-    /** Begin's final LSN, which is the commit LSN. */
-    readonly finalLsn: Lsn,
-  ) {}
-
-  get settled(): boolean {
-    return this.committed && this.pending === 0;
-  }
-}
+import { formatLsn, type Lsn } from '../core/lsn.js';
+import { type Settlements, TrackedTransaction } from '../core/settlement.js';
 
 /**
- * Decides which LSN may be confirmed to Postgres (see shared/design-notes.md):
+ * Decides which LSN may be confirmed to Postgres (see docs/architecture.md, acknowledgement):
  * transactions form a FIFO in commit order; the confirmable LSN is the end LSN of the newest
  * transaction that is settled together with every earlier one. Server positions from keepalives
  * are confirmable only when nothing is unsettled and no transaction is half received.
  * The confirmable LSN never moves backwards.
  */
-export class CheckpointTracker {
+export class CheckpointTracker implements Settlements {
   private readonly queue: TrackedTransaction[] = [];
   private head = 0;
   private open: TrackedTransaction | null = null;
@@ -82,17 +64,6 @@ export class CheckpointTracker {
     this.open = txn;
     this.queue.push(txn);
     return txn;
-  }
-
-  /** Registers one dispatched event of `txn`; the returned function settles it (once). */
-  track(txn: TrackedTransaction): () => void {
-    this.add(txn);
-    let settled = false;
-    return () => {
-      if (settled) return;
-      settled = true;
-      this.settle(txn);
-    };
   }
 
   /** Registers one dispatched event of `txn`; the caller calls `settle(txn)` exactly once for it. */

@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { parseLsn } from '../core/lsn.js';
 import { redeliverLetters } from '../dead-letters/redeliver.js';
 import { type DeadLetter, type DeadLetterFilter, letterToJson } from '../dead-letters/store.js';
 import { type StoreScope, withStoreScopes } from '../dead-letters/store-scope.js';
-import { parseLsn } from '../source/change.js';
 import { configFile, parseUsage, usageError } from './args.js';
 
 type Print = (line: string) => void;

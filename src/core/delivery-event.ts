@@ -1,5 +1,5 @@
 import type { BatchLimits } from '../sinks/batcher.js';
-import type { Lsn } from '../source/change.js';
+import type { Lsn } from './lsn.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt (Hasura's `num_retries`). */

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { formatLsn, type Lsn } from '../source/change.js';
+import { formatLsn, type Lsn } from './lsn.js';
 
 /** Namespace of walhook event ids (a random UUID fixed once, so ids never change between versions). */
 const NAMESPACE = Buffer.from('3f1c2b7e9a4d4e0f8c55d2a1b6e3f790', 'hex');

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { parseLsn } from '../source/change.js';
+import { parseLsn } from '../core/lsn.js';
 import {
   compareLetters,
   type DeadLetter,

@@ -1,12 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
-import {
-  type DeadLetter,
-  type DeadLetterFilter,
-  type DeadLetterStore,
-  openDeadLetterStore,
-} from './store.js';
+import { type DeadLetterSettings, openDeadLetterStore } from './open.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
 
 /**
  * One dead-letter store and the letters of it a command works on: pipelines that name the same table
@@ -33,17 +28,22 @@ export class StoreScope {
   }
 }
 
+/** A pipeline as the dead-letter commands see it: where its letters are and whose they are. */
+export interface ScopedPipeline extends DeadLetterSettings {
+  readonly triggers: readonly { readonly name: string }[];
+}
+
 /**
  * Opens the stores of the `selected` pipelines (of all `configs`), runs `work` on them and closes them,
  * whatever `work` does.
  */
 export async function withStoreScopes<T>(
-  configs: readonly Readonly<Config>[],
-  selected: readonly Readonly<Config>[],
+  configs: readonly ScopedPipeline[],
+  selected: readonly ScopedPipeline[],
   logger: Logger,
   work: (scopes: StoreScope[]) => Promise<T>,
 ): Promise<T> {
-  const groups = new Map<string, Readonly<Config>>();
+  const groups = new Map<string, ScopedPipeline>();
   for (const config of selected) if (!groups.has(storeKey(config))) groups.set(storeKey(config), config);
   const scopes: StoreScope[] = [];
   try {
@@ -60,7 +60,7 @@ export async function withStoreScopes<T>(
   }
 }
 
-function storeKey(config: Readonly<Config>): string {
+function storeKey(config: DeadLetterSettings): string {
   const target = config.dead_letter;
   return target.file !== undefined
     ? `file ${resolve(target.file)}`

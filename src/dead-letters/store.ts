@@ -1,8 +1,4 @@
-import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
-import { parseLsn } from '../source/change.js';
-import { FileDeadLetterStore } from './file-store.js';
-import { PostgresDeadLetterStore } from './postgres-store.js';
+import { parseLsn } from '../core/lsn.js';
 
 /** An event whose delivery finally failed; storing it settles the event. */
 export interface DeadLetter {
@@ -45,13 +41,6 @@ export interface DeadLetterStore {
   purge(filter: DeadLetterFilter): Promise<number>;
   count(): Promise<number>;
   close(): Promise<void>;
-}
-
-/** The store `config.dead_letter` names: a table in the source database, or a JSON lines file. */
-export function openDeadLetterStore(config: Readonly<Config>, logger?: Logger): DeadLetterStore {
-  const target = config.dead_letter;
-  if (target.file !== undefined) return new FileDeadLetterStore(target.file, { logger });
-  return new PostgresDeadLetterStore(config.source.connection, target.table, { logger });
 }
 
 /** The record as JSON (dates in ISO form): a line of the file store and of `walhook dlq list --json`. */

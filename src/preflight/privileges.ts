@@ -1,16 +1,15 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { gapSummary, publicationGap } from '../source/publication.js';
-import { identityNeeds } from '../source/replica-identity.js';
 import { currentRole, unselectable } from '../source/setup.js';
 import { qualifiedName, type TableInfo } from '../source/tables.js';
-
-export type Finding = { level: 'ok' | 'info' | 'warn' | 'error'; message: string };
+import { identityNeeds } from '../triggers/identity-needs.js';
+import type { Finding } from './runner.js';
 
 /**
  * What walhook will do that needs a privilege, checked for the connecting role without changing
- * anything: the publication, TOAST reads, REPLICA IDENTITY FULL and the dead-letter table. `tables`
- * are the triggers' tables that exist, in trigger order.
+ * anything: TOAST reads, REPLICA IDENTITY FULL and the dead-letter table. `tables` are the triggers'
+ * tables that exist, in trigger order.
  */
 export async function privilegeFindings(
   client: pg.Client,
@@ -19,7 +18,7 @@ export async function privilegeFindings(
   triggers: Config['triggers'],
 ): Promise<Finding[]> {
   const role = await currentRole(client);
-  const findings = [await publicationFinding(client, config, tables, role)];
+  const findings: Finding[] = [];
   if (config.source.toast === 'fetch') {
     const unreadable = (await unselectable(client, tables)).map(qualifiedName).join(', ');
     if (unreadable) {
@@ -47,12 +46,13 @@ export async function privilegeFindings(
   return findings;
 }
 
-async function publicationFinding(
+/** Whether the publication lists the triggers' tables, and otherwise whether the role may make it do so. */
+export async function publicationFinding(
   client: pg.Client,
   config: Readonly<Config>,
   tables: readonly TableInfo[],
-  role: string,
 ): Promise<Finding> {
+  const role = await currentRole(client);
   const { publication, manage_publication: manage } = config.source;
   const gap = await publicationGap(client, publication, tables);
   const summary = gapSummary(publication, gap);

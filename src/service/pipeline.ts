@@ -6,24 +6,32 @@ import { DEFAULT_PIPELINE } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { DeliveryEvent } from '../core/delivery-event.js';
 import { isWalhookError } from '../core/errors.js';
+import { formatLsn, type Lsn } from '../core/lsn.js';
 import type { ErrorKind, Metrics, PipelineMetrics } from '../core/metrics/metrics.js';
 import { secondsSinceCommit } from '../core/metrics/trigger-metrics.js';
 import { headerSecrets, maskSecrets } from '../core/redact.js';
 import { userAgent } from '../core/version.js';
-import { type DeadLetterStore, openDeadLetterStore } from '../dead-letters/store.js';
-import type { ConsoleHooks } from '../server/console/console.js';
+import { openDeadLetterStore } from '../dead-letters/open.js';
+import type { DeadLetterStore } from '../dead-letters/store.js';
+import { startChecks } from '../preflight/preflight.js';
 import { SinkSet } from '../sinks/sink-set.js';
-import { checkTriggerTls } from '../sinks/tls-files.js';
-import type { FinalFailure } from '../sinks/webhook-sink.js';
-import { formatLsn, type Lsn } from '../source/change.js';
+import type { DeliveryRecorder, FinalFailure } from '../sinks/webhook-sink.js';
 import { ChangeFeed } from '../source/change-feed.js';
 import { prepareSource, type SourceState } from '../source/setup.js';
 import { LOCK_POLL_MS, type SlotLock } from '../source/slot-lock.js';
+import type { Source } from '../source/source.js';
 import { sourceTlsError } from '../source/tls-error.js';
+import { identityNeeds } from '../triggers/identity-needs.js';
 import { TriggerIndex } from '../triggers/matcher.js';
-import { EventRouter } from '../triggers/router.js';
+import { EventRouter, type FilteredChangeHook } from '../triggers/router.js';
 import { Monitoring } from './monitoring.js';
 import type { Snapshot, Status } from './status.js';
+
+/** What the event console keeps of a pipeline's deliveries and filtered changes; absent parts cost nothing. */
+export interface ConsoleHooks {
+  recorder?: DeliveryRecorder | undefined;
+  onFiltered?: FilteredChangeHook | undefined;
+}
 
 /** The pause reasons `/status` shows; a lookup's pause is too short to be worth it. */
 const PAUSE_REASONS_SHOWN = ['operator', 'backpressure'] as const;
@@ -39,7 +47,7 @@ export class Pipeline {
   private readonly sink: SinkSet;
   private readonly tracker: CheckpointTracker;
   private readonly acknowledger: Acknowledger;
-  private readonly feed: ChangeFeed;
+  private readonly source: Source;
   private readonly deadLetters: DeadLetterStore;
   private readonly monitoring: Monitoring;
   /** This pipeline's series (label `pipeline`) and the shared ones. */
@@ -88,34 +96,38 @@ export class Pipeline {
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
     this.acknowledger = new Acknowledger(
       this.tracker,
-      (lsn) => this.feed.stream.acknowledge(lsn),
+      (lsn) => this.source.acknowledge(lsn),
       this.logger.child({ stage: 'checkpoint' }),
       (lsn) => this.confirm(lsn),
     );
-    this.feed = new ChangeFeed({
+    this.source = new ChangeFeed({
       ...config.source,
-      tracker: this.tracker,
       logger: this.logger.child({ stage: 'source' }),
-      onChange: (change) => {
-        const { txn } = change;
-        txn.tracked.commitTime ??= txn.commitTime;
-        this.backfills?.observe(change);
-        this.router?.route(change);
-        this.applyBackpressure();
-      },
-      onMessage: (message) => this.backfills?.message(message),
-      onKeepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
-      onConnected: () => this.metrics.replicationConnected.set(1),
-      onPublicationChecked: (count) => this.metrics.unpublishedTables.set(count),
-      onDisconnected: () => {
-        this.metrics.replicationConnected.set(0);
-        this.metrics.replicationReconnects.inc();
-        this.metrics.error('connection');
-      },
-      onFatal: (err) => {
-        this.metrics.error(fatalKind(err));
-        this.stopping = true;
-        this.onFatal(err);
+      events: {
+        // The checkpoint learns of each transaction from here, never from the source itself.
+        begin: (finalLsn) => this.tracker.begin(finalLsn),
+        commit: (txn, endLsn) => this.tracker.commit(txn.tracked, endLsn),
+        change: (change) => {
+          const { txn } = change;
+          txn.tracked.commitTime ??= txn.commitTime;
+          this.backfills?.observe(change);
+          this.router?.route(change);
+          this.applyBackpressure();
+        },
+        message: (message) => this.backfills?.message(message),
+        keepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
+        connected: () => this.metrics.replicationConnected.set(1),
+        publicationChecked: (count) => this.metrics.unpublishedTables.set(count),
+        disconnected: () => {
+          this.metrics.replicationConnected.set(0);
+          this.metrics.replicationReconnects.inc();
+          this.metrics.error('connection');
+        },
+        fatal: (err) => {
+          this.metrics.error(fatalKind(err));
+          this.stopping = true;
+          this.onFatal(err);
+        },
       },
     });
     this.monitoring = new Monitoring(
@@ -139,7 +151,7 @@ export class Pipeline {
    */
   readiness(): { ready: boolean; reason: string } {
     if (this.standby) return { ready: true, reason: 'standby: another walhook process reads the slot' };
-    if (!this.feed.stream.isConnected) return { ready: false, reason: 'replication stream not connected' };
+    if (!this.source.connected) return { ready: false, reason: 'replication stream not connected' };
     const lag = this.lagSeconds();
     const max = this.config.server.ready_max_lag_sec;
     if (lag > max) {
@@ -148,7 +160,7 @@ export class Pipeline {
         reason: `lagging: the oldest unsettled transaction committed ${lag.toFixed(1)} s ago (server.ready_max_lag_sec ${max})`,
       };
     }
-    if (this.feed.stream.isPaused('operator')) return { ready: true, reason: 'paused by operator' };
+    if (this.source.isPaused('operator')) return { ready: true, reason: 'paused by operator' };
     return { ready: true, reason: 'streaming' };
   }
 
@@ -157,15 +169,15 @@ export class Pipeline {
    * confirmed up to the work they settle, so what is written meanwhile waits in the WAL.
    */
   pause(): void {
-    if (this.feed.stream.isPaused('operator')) return;
-    this.feed.stream.pause('operator');
+    if (this.source.isPaused('operator')) return;
+    this.source.pause('operator');
     this.metrics.operatorPaused.set(1);
     this.logger.info(this.inFlight(), 'paused by an operator; deliveries in flight go on');
   }
 
   resume(): void {
-    if (!this.feed.stream.isPaused('operator')) return;
-    this.feed.stream.resume('operator');
+    if (!this.source.isPaused('operator')) return;
+    this.source.resume('operator');
     this.metrics.operatorPaused.set(0);
     this.logger.info('resumed by an operator; reading the slot again');
   }
@@ -181,13 +193,13 @@ export class Pipeline {
 
   /** Prepares slot and publication, retrying while Postgres is unreachable, then starts streaming. */
   async start(): Promise<void> {
-    checkTriggerTls(this.config.triggers);
-    const source = await this.prepare();
-    if (!source) return;
+    await startChecks(this.config, this.logger);
+    const state = await this.prepare();
+    if (!state) return;
     const triggers = new TriggerIndex(this.config.triggers);
     const router = new EventRouter(
       triggers,
-      source.systemId,
+      state.systemId,
       this.tracker,
       this.metrics,
       (event) => this.sink.submit(event),
@@ -195,11 +207,18 @@ export class Pipeline {
       this.consoleHooks.onFiltered,
     );
     this.router = router;
-    this.confirm(source.confirmedLsn);
-    this.acknowledger.adaptTo(source.walSenderTimeoutMs);
-    this.monitoring.start(() => this.feed.stream.isConnected);
-    this.backfills = openBackfills(this.config, triggers, router, this.feed.types, this.metrics, this.logger);
-    await this.feed.start(source);
+    this.confirm(state.confirmedLsn);
+    this.acknowledger.adaptTo(state.walSenderTimeoutMs);
+    this.monitoring.start(() => this.source.connected);
+    this.backfills = openBackfills(
+      this.config,
+      triggers,
+      router,
+      this.source.types,
+      this.metrics,
+      this.logger,
+    );
+    await this.source.start(state);
     this.backfills.resume().catch((err: unknown) => {
       this.logger.error({ err }, 'cannot continue the interrupted backfills; start them again');
     });
@@ -213,12 +232,17 @@ export class Pipeline {
           await this.sleep(LOCK_POLL_MS);
           continue;
         }
-        const source = await prepareSource(
-          { ...this.config.source, triggers: this.config.triggers },
+        const { triggers } = this.config;
+        const state = await prepareSource(
+          {
+            ...this.config.source,
+            tables: triggers.map((trigger) => trigger.table),
+            identityNeeds: (tables) => identityNeeds(triggers, tables),
+          },
           this.logger,
         );
         await this.deadLetters.init();
-        return source;
+        return state;
       } catch (err) {
         if (isWalhookError(err)) throw err;
         const tls = sourceTlsError(err, this.config.source.connection);
@@ -272,7 +296,7 @@ export class Pipeline {
     this.stopping = true;
     this.wake?.();
     // Messages after this are dropped unconfirmed; Postgres sends them again on the next start.
-    this.feed.stream.pause('backpressure');
+    this.source.pause('backpressure');
     // Each step is logged at debug level, so a stop that takes long shows where it waits.
     const step = <T>(what: string, work: () => Promise<T>): Promise<T> => {
       this.stoppingStep = what;
@@ -283,7 +307,7 @@ export class Pipeline {
     const drained = await step('deliveries', () => this.sink.drain(graceSec * 1000));
     const lsn = this.acknowledger.flush(false);
     this.acknowledger.stop();
-    await step('replication', () => this.feed.stop());
+    await step('replication', () => this.source.close());
     await step('sink', () => this.sink.close());
     await step('monitoring', () => this.monitoring.stop());
     await step('dead letters', () => this.deadLetters.close());
@@ -300,14 +324,14 @@ export class Pipeline {
    * receiver does not toggle the socket per event.
    */
   private applyBackpressure(): void {
-    const { stream } = this.feed;
-    const paused = stream.isPaused('backpressure');
+    const { source } = this;
+    const paused = source.isPaused('backpressure');
     if (!paused && this.overLimit(1)) {
-      stream.pause('backpressure');
+      source.pause('backpressure');
       this.metrics.replicationPaused.set(1);
       this.logger.info(this.inFlight(), 'in-flight limit reached; pausing replication');
     } else if (paused && !this.stopping && !this.overLimit(0.9)) {
-      stream.resume('backpressure');
+      source.resume('backpressure');
       this.metrics.replicationPaused.set(0);
       this.logger.info(this.inFlight(), 'below the in-flight limits; resuming replication');
     }
@@ -348,9 +372,9 @@ export class Pipeline {
 
   private snapshot(): Snapshot {
     return {
-      connected: this.feed.stream.isConnected,
+      connected: this.source.connected,
       ready: this.readiness().ready,
-      pausedBy: PAUSE_REASONS_SHOWN.filter((reason) => this.feed.stream.isPaused(reason)),
+      pausedBy: PAUSE_REASONS_SHOWN.filter((reason) => this.source.isPaused(reason)),
       confirmedLsn: this.confirmed,
       serverWalEnd: this.serverWalEnd(),
       lagSeconds: this.lagSeconds(),

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
+import { type Lsn, parseLsn } from '../core/lsn.js';
 import type { PipelineMetrics } from '../core/metrics/metrics.js';
-import { type Lsn, parseLsn } from '../source/change.js';
 
 /** The slot as `pg_replication_slots` showed it at the last check. */
 export interface SlotState {

@@ -1,7 +1,7 @@
 import type { BackfillReport } from '../backfill/backfills.js';
+import { formatLsn, type Lsn } from '../core/lsn.js';
 import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
 import { version } from '../core/version.js';
-import { formatLsn, type Lsn } from '../source/change.js';
 import type { SlotState } from './slot-monitor.js';
 
 /** Rates are measured over this much history, sampled this often. */

@@ -1,13 +1,14 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { CheckpointTracker } from '../checkpoint/tracker.js';
-import type { Lsn, PgoutputMessage } from './change.js';
+import type { Lsn } from '../core/lsn.js';
+import type { PgoutputMessage } from './change.js';
 import { decodePgoutput } from './pgoutput-decoder.js';
 import { watchPublication } from './publication.js';
-import { OUTPUT_SETTINGS, ReplicationStream } from './replication-stream.js';
+import { OUTPUT_SETTINGS, type PauseReason, ReplicationStream } from './replication-stream.js';
 import type { SourceState } from './setup.js';
+import type { Source, SourceEvents } from './source.js';
 import { fetchUnchangedToast } from './toast.js';
-import { type Change, type LogicalMessage, TransactionReader } from './transaction-reader.js';
+import { type Change, TransactionReader } from './transaction-reader.js';
 import { TypeCatalog } from './type-catalog.js';
 
 export interface ChangeFeedOptions {
@@ -18,19 +19,9 @@ export interface ChangeFeedOptions {
   manage_publication: boolean;
   toast: 'fetch' | 'omit';
   publication_check_sec: number;
-  tracker: CheckpointTracker;
   logger: Logger;
-  /** Complete changes, in commit order. */
-  onChange(change: Change): void;
-  /** Transactional logical messages (watermarks), in order with the changes. */
-  onMessage(message: LogicalMessage): void;
-  onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
-  onConnected(): void;
-  onDisconnected(): void;
-  /** How many of the triggers' tables the publication lacks, after each check. */
-  onPublicationChecked(unpublished: number): void;
-  /** Nothing after this is processed; nothing unsettled has been confirmed. */
-  onFatal(err: unknown): void;
+  /** Where transactions, complete changes (in commit order) and the stream's news go. */
+  events: SourceEvents;
 }
 
 /**
@@ -39,8 +30,9 @@ export interface ChangeFeedOptions {
  * update whose unchanged TOASTed values are to be fetched — so the feed can hold: it stops reading,
  * queues what already arrived, does the lookup, then carries on with the queue.
  */
-export class ChangeFeed {
-  readonly stream: ReplicationStream;
+export class ChangeFeed implements Source {
+  private readonly stream: ReplicationStream;
+  private readonly events: SourceEvents;
   private readonly reader: TransactionReader;
   /** Shared with the table reader, so rows read from tables render as streamed ones do. */
   readonly types = new TypeCatalog();
@@ -53,6 +45,8 @@ export class ChangeFeed {
   private stopWatching: () => void = () => {};
 
   constructor(private readonly options: ChangeFeedOptions) {
+    const { events } = options;
+    this.events = events;
     this.queries = new pg.Pool({
       connectionString: options.connection,
       application_name: 'walhook-lookups',
@@ -62,12 +56,15 @@ export class ChangeFeed {
     });
     this.queries.on('error', (err) => options.logger.warn({ err }, 'lookup connection error'));
     this.reader = new TransactionReader(
-      options.tracker,
-      (change) => this.complete(change),
+      {
+        begin: (finalLsn) => events.begin(finalLsn),
+        change: (change) => this.complete(change),
+        message: (message) => events.message(message),
+        commit: (txn, endLsn) => events.commit(txn, endLsn),
+      },
       options.logger,
       this.types,
       (schema, name) => this.source?.tables.find((t) => t.schema === schema && t.name === name)?.primaryKey,
-      (message) => options.onMessage(message),
     );
     this.stream = new ReplicationStream({
       connection: options.connection,
@@ -75,13 +72,13 @@ export class ChangeFeed {
       publication: options.publication,
       logger: options.logger,
       onData: (payload) => this.receive(payload),
-      onKeepalive: options.onKeepalive,
-      onConnected: options.onConnected,
+      onKeepalive: (walEnd, replyRequested) => events.keepalive(walEnd, replyRequested),
+      onConnected: () => events.connected(),
       onDisconnected: () => {
         // While holding, the reset must come after the held messages from before the break.
         if (this.held) this.held.push('reconnected');
         else this.reader.reset();
-        options.onDisconnected();
+        events.disconnected();
       },
       onSlotLost: (err) => this.fail(err),
     });
@@ -100,12 +97,32 @@ export class ChangeFeed {
         everyMs: this.options.publication_check_sec * 1000,
       },
       this.options.logger,
-      this.options.onPublicationChecked,
+      (unpublished) => this.events.publicationChecked(unpublished),
     );
     this.stream.start();
   }
 
-  async stop(): Promise<void> {
+  get connected(): boolean {
+    return this.stream.isConnected;
+  }
+
+  acknowledge(lsn: Lsn): boolean {
+    return this.stream.acknowledge(lsn);
+  }
+
+  pause(reason: PauseReason): void {
+    this.stream.pause(reason);
+  }
+
+  resume(reason: PauseReason): void {
+    this.stream.resume(reason);
+  }
+
+  isPaused(reason: PauseReason): boolean {
+    return this.stream.isPaused(reason);
+  }
+
+  async close(): Promise<void> {
     this.failed = true;
     this.stopWatching();
     await this.stream.stop();
@@ -148,12 +165,12 @@ export class ChangeFeed {
       change.relation.keyIndexes.length > 0 &&
       change.newTuple?.includes(undefined);
     if (!needsToast) {
-      this.options.onChange(change);
+      this.events.change(change);
       return;
     }
     this.hold(
       fetchUnchangedToast((sql, params) => this.queries.query(sql, params), change).then(() =>
-        this.options.onChange(change),
+        this.events.change(change),
       ),
     );
   }
@@ -183,6 +200,6 @@ export class ChangeFeed {
   private fail(err: unknown): void {
     if (this.failed) return;
     this.failed = true;
-    this.options.onFatal(err);
+    this.events.fatal(err);
   }
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { WalhookError } from '../core/errors.js';
-import { qualifiedName, type TableInfo, type TableRef } from './tables.js';
+import { qualifiedName, type TableInfo, type TableName } from './tables.js';
 
 /** What the publication lacks for the triggers' tables, and the statements that would fix it. */
 export interface PublicationGap {
@@ -51,7 +51,7 @@ export async function publicationGap(
   return { exists: true, missing, statements };
 }
 
-function addTablesStatement(publication: string, tables: readonly TableRef[]): string {
+function addTablesStatement(publication: string, tables: readonly TableName[]): string {
   return `ALTER PUBLICATION ${pg.escapeIdentifier(publication)} ADD TABLE ${tables.map(qualifiedName).join(', ')}`;
 }
 
@@ -98,8 +98,8 @@ export function requireComplete(publication: string, gap: PublicationGap): void 
 export async function unpublished(
   client: Pick<pg.Client, 'query'>,
   publication: string,
-  tables: readonly TableRef[],
-): Promise<TableRef[]> {
+  tables: readonly TableName[],
+): Promise<TableName[]> {
   const result = await client.query<{ schemaname: string; tablename: string }>(
     `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1
      UNION SELECT n.nspname, c.relname FROM pg_publication p
@@ -120,7 +120,7 @@ export async function unpublished(
  */
 export function watchPublication(
   query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>,
-  options: { publication: string; manage: boolean; tables: readonly TableRef[]; everyMs: number },
+  options: { publication: string; manage: boolean; tables: readonly TableName[]; everyMs: number },
   logger: Logger,
   onResult: (unpublishedCount: number) => void,
 ): () => void {

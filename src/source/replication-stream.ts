@@ -2,7 +2,7 @@ import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type { Logger } from 'pino';
 import { WalhookError } from '../core/errors.js';
-import { formatLsn, type Lsn, parseLsn } from './change.js';
+import { formatLsn, type Lsn, parseLsn } from '../core/lsn.js';
 
 export interface ReplicationStreamOptions {
   connection: string;

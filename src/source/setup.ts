@@ -1,17 +1,16 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { TriggerConfig } from '../config/schema.js';
 import { WalhookError } from '../core/errors.js';
-import type { Lsn } from './change.js';
+import type { Lsn } from '../core/lsn.js';
 import { ensurePublication, publicationGap, requireComplete } from './publication.js';
-import { applyIdentity, identityNeeds } from './replica-identity.js';
+import { applyIdentity, type IdentityNeed } from './replica-identity.js';
 import { ensureSlot } from './slot.js';
 import {
   describeTables,
   qualifiedName,
   replicaIdentityProblem,
   type TableInfo,
-  type TableRef,
+  type TableName,
 } from './tables.js';
 
 export interface SourceState {
@@ -56,7 +55,10 @@ export async function prepareSource(
     on_slot_lost: 'fail' | 'recreate';
     replica_identity: 'keep' | 'full';
     toast: 'fetch' | 'omit';
-    triggers: readonly TriggerConfig[];
+    /** The triggers' tables, one entry per trigger. */
+    tables: readonly TableName[];
+    /** What the triggers would get from REPLICA IDENTITY FULL, given their tables (same order). */
+    identityNeeds(tables: readonly TableInfo[]): IdentityNeed[];
   },
   logger: Logger,
 ): Promise<SourceState> {
@@ -71,11 +73,11 @@ export async function prepareSource(
       );
     }
     const role = await currentRole(client);
-    const refs = options.triggers.map((t) => t.table);
+    const refs = options.tables;
     const described = await describeTables(client, refs);
     const tables: TableInfo[] = [];
     described.forEach((info, i) => {
-      const table = refs[i] as TableRef;
+      const table = refs[i] as TableName;
       if (!info) {
         throw new WalhookError(
           'WALHOOK_ERR_TABLE_NOT_FOUND',
@@ -86,7 +88,7 @@ export async function prepareSource(
       if (problem) throw new WalhookError('WALHOOK_ERR_REPLICA_IDENTITY', problem);
       tables.push(info);
     });
-    await applyIdentity(client, identityNeeds(options.triggers, tables), options.replica_identity, logger);
+    await applyIdentity(client, options.identityNeeds(tables), options.replica_identity, logger);
     const gap = await publicationGap(client, options.publication, tables);
     if (options.manage_publication) {
       await permitted(

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { WalhookError } from '../core/errors.js';
-import { formatLsn, type Lsn, parseLsn } from './change.js';
+import { formatLsn, type Lsn, parseLsn } from '../core/lsn.js';
 
 /**
  * The slot walhook reads: created on first start; an existing one must be a pgoutput slot of this

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { WalhookError } from '../core/errors.js';
 import type { Relation, RelationColumn, TupleData } from './change.js';
 import { OUTPUT_SETTINGS } from './replication-stream.js';
-import { qualifiedName, type TableRef } from './tables.js';
+import { qualifiedName, type TableName } from './tables.js';
 import { type ColumnTypes, describeRelation, type RelationInfo } from './transaction-reader.js';
 import type { TypeCatalog } from './type-catalog.js';
 
@@ -54,7 +54,7 @@ export class TableReader {
     return this.#pool.query(sql, params);
   }
 
-  async describe(table: TableRef): Promise<ReadableTable> {
+  async describe(table: TableName): Promise<ReadableTable> {
     const name = qualifiedName(table);
     const found = await this.query(
       `SELECT c.oid, c.relreplident,

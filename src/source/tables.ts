@@ -1,11 +1,9 @@
 import pg from 'pg';
+import type { TableName } from '../core/table-name.js';
 
-export interface TableRef {
-  schema: string;
-  name: string;
-}
+export type { TableName } from '../core/table-name.js';
 
-export interface TableInfo extends TableRef {
+export interface TableInfo extends TableName {
   oid: number;
   /** pg_class.relreplident: d default, n nothing, f full, i index. */
   replicaIdentity: 'd' | 'n' | 'f' | 'i';
@@ -15,13 +13,13 @@ export interface TableInfo extends TableRef {
   partitioned: boolean;
 }
 
-export function qualifiedName(table: TableRef): string {
+export function qualifiedName(table: TableName): string {
   return `${pg.escapeIdentifier(table.schema)}.${pg.escapeIdentifier(table.name)}`;
 }
 
 export async function describeTables(
   client: pg.Client,
-  tables: readonly TableRef[],
+  tables: readonly TableName[],
 ): Promise<(TableInfo | null)[]> {
   const result = await client.query<{
     i: number;

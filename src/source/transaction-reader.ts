@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
 import { WalhookError } from '../core/errors.js';
-import { formatLsn, type Lsn, type PgoutputMessage, type Relation, type TupleData } from './change.js';
+import { formatLsn, type Lsn } from '../core/lsn.js';
+import type { TrackedTransaction } from '../core/settlement.js';
+import type { PgoutputMessage, Relation, TupleData } from './change.js';
 import type { ValueRenderer } from './values.js';
 
 export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
@@ -61,15 +62,27 @@ export interface Change {
   toastFetched?: string[];
 }
 
+/** What the reader hands on, in stream order. */
+export interface TransactionHandler {
+  /** A new transaction; returns what counts its events until they settle (the checkpoint's entry). */
+  begin(finalLsn: Lsn): TrackedTransaction;
+  change(change: Change): void;
+  /** Transactional messages, in order with the changes around them; replays included. */
+  message(message: LogicalMessage): void;
+  commit(txn: TransactionInfo, endLsn: Lsn): void;
+}
+
 /**
- * Turns the message stream into changes with their transaction and index, and registers
- * transactions with the checkpoint tracker. Survives reconnects: Postgres resends from the
- * confirmed LSN, so whole transactions already received are skipped and a transaction cut off
- * mid-way resumes after the changes already dispatched (the (commit LSN, index) restart point).
+ * Turns the message stream into transactions of changes, each change with its index. Survives
+ * reconnects: Postgres resends from the confirmed LSN, so whole transactions already received are
+ * skipped and a transaction cut off mid-way resumes after the changes already dispatched (the
+ * (commit LSN, index) restart point), without a second `begin`.
  */
 export class TransactionReader {
   private readonly relations = new Map<number, RelationInfo>();
   private current: TransactionInfo | null = null;
+  /** Begun and not yet committed; kept across a reconnect, which resends it from its Begin. */
+  private open: TransactionInfo | null = null;
   private skipping = false;
   private nextIndex = 0;
   /** Changes of the open transaction already handed on, kept across reconnects. */
@@ -77,13 +90,10 @@ export class TransactionReader {
   private lastCommitLsn: Lsn = 0n;
 
   constructor(
-    private readonly tracker: CheckpointTracker,
-    private readonly onChange: (change: Change) => void,
+    private readonly handler: TransactionHandler,
     private readonly logger: Logger,
     private readonly types: ColumnTypes,
     private readonly primaryKey: PrimaryKeyLookup = () => undefined,
-    /** Transactional messages, in order with the changes around them; replays included. */
-    private readonly onMessage: (message: LogicalMessage) => void = () => {},
   ) {}
 
   /** The stream broke: what follows starts again at a Begin. */
@@ -117,7 +127,7 @@ export class TransactionReader {
         break;
       case 'message':
         if (message.transactional && !this.skipping && this.current) {
-          this.onMessage({ prefix: message.prefix, content: message.content, txn: this.current });
+          this.handler.message({ prefix: message.prefix, content: message.content, txn: this.current });
         }
         break;
       case 'type':
@@ -134,15 +144,20 @@ export class TransactionReader {
       return;
     }
     this.skipping = false;
-    const open = this.tracker.openTransaction;
+    const { open } = this;
     if (open && open.finalLsn !== finalLsn) {
       throw new WalhookError(
         'WALHOOK_ERR_PROTOCOL',
         `transaction ${formatLsn(open.finalLsn)} was cut off and the server resent ${formatLsn(finalLsn)} instead`,
       );
     }
-    if (!open) this.dispatched = 0;
-    this.current = { finalLsn, commitTime, xid, tracked: open ?? this.tracker.begin(finalLsn) };
+    if (open) {
+      this.current = open;
+      return;
+    }
+    this.dispatched = 0;
+    this.current = { finalLsn, commitTime, xid, tracked: this.handler.begin(finalLsn) };
+    this.open = this.current;
   }
 
   private commit(commitLsn: Lsn, endLsn: Lsn): void {
@@ -152,8 +167,9 @@ export class TransactionReader {
     }
     const txn = this.requireTransaction('Commit');
     this.current = null;
+    this.open = null;
     this.lastCommitLsn = commitLsn;
-    this.tracker.commit(txn.tracked, endLsn);
+    this.handler.commit(txn, endLsn);
   }
 
   private change(
@@ -175,7 +191,7 @@ export class TransactionReader {
         `${op} for relation ${relationId} before its Relation message`,
       );
     }
-    this.onChange({ op, relation, index, txn, newTuple, oldTuple, keyTuple });
+    this.handler.change({ op, relation, index, txn, newTuple, oldTuple, keyTuple });
   }
 
   private relationMessage(relation: Relation): void {

@@ -1,5 +1,5 @@
 import type { DeliveryEvent } from '../core/delivery-event.js';
-import { formatLsn, type Lsn, POSTGRES_EPOCH_MICROS } from '../source/change.js';
+import { formatLsn, type Lsn, POSTGRES_EPOCH_MICROS } from '../core/lsn.js';
 import { jsonString } from '../source/values.js';
 
 /** What a body says about where its row comes from: a change, or a row read at a watermark. */

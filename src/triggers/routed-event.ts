@@ -1,7 +1,7 @@
-import type { CheckpointTracker, TrackedTransaction } from '../checkpoint/tracker.js';
+import type { Settlements, TrackedTransaction } from '../core/settlement.js';
 import type { DeliveryEvent, DeliveryTarget, Relation } from '../core/delivery-event.js';
+import type { Lsn } from '../core/lsn.js';
 import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
-import type { Lsn } from '../source/change.js';
 import type { HasuraBody } from './payload.js';
 
 /** What an event reports to when it settles. */
@@ -28,7 +28,7 @@ export class RoutedEvent implements DeliveryEvent {
     private readonly commitTime: bigint,
     private readonly payload: HasuraBody,
     private readonly metrics: TriggerMetrics,
-    private readonly tracker: CheckpointTracker,
+    private readonly tracker: Settlements,
     /** Registered with the tracker once for this event, settled there once. */
     private readonly transaction: TrackedTransaction,
     private readonly hooks: SettleHooks,

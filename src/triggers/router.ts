@@ -1,4 +1,4 @@
-import type { CheckpointTracker } from '../checkpoint/tracker.js';
+import type { Settlements } from '../core/settlement.js';
 import type { DeliveryEvent } from '../core/delivery-event.js';
 import { eventId } from '../core/event-id.js';
 import type { PipelineMetrics } from '../core/metrics/metrics.js';
@@ -26,7 +26,7 @@ export class EventRouter {
   constructor(
     private readonly triggers: TriggerIndex,
     private readonly systemId: string,
-    private readonly tracker: CheckpointTracker,
+    private readonly tracker: Settlements,
     private readonly metrics: Pick<PipelineMetrics, 'changesReceived' | 'eventsFiltered' | 'trigger'>,
     private readonly submit: (event: DeliveryEvent) => void,
     /** After every settlement, for backpressure. */

@@ -3,7 +3,9 @@
  * bytes. Each message builder takes the values `decodePgoutput` returns; `ByteWriter` is there for
  * malformed messages.
  */
-import type { Lsn, PgoutputMessage, ReplicaIdentity, TupleData } from '../../src/source/change.js';
+
+import type { Lsn } from '../../src/core/lsn.js';
+import type { PgoutputMessage, ReplicaIdentity, TupleData } from '../../src/source/change.js';
 
 export class ByteWriter {
   private readonly chunks: Buffer[] = [];

@@ -2,17 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import {
-  type EmbeddedPostgresHandle,
-  startEmbeddedPostgres,
-} from '../../src/commands/demo/embedded-postgres.js';
-import {
-  type PgoutputMessage,
-  POSTGRES_EPOCH_MICROS,
-  parseLsn,
-  type Relation,
-} from '../../src/source/change.js';
+import { POSTGRES_EPOCH_MICROS, parseLsn } from '../../src/core/lsn.js';
+import type { PgoutputMessage, Relation } from '../../src/source/change.js';
 import { decodePgoutput } from '../../src/source/pgoutput-decoder.js';
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../helpers/embedded-postgres.js';
 
 type Decoded = { rowLsn: bigint; message: PgoutputMessage };
 type Row = (string | null)[];

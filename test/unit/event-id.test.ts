@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { eventId } from '../../src/core/event-id.js';
-import { formatLsn } from '../../src/source/change.js';
+import { formatLsn } from '../../src/core/lsn.js';
 import { seededRandom } from '../helpers/random.js';
 
 test('event ids are the same UUIDs as in every earlier version', () => {

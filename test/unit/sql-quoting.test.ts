@@ -3,14 +3,14 @@ import { test } from 'node:test';
 import pino from 'pino';
 import type { TriggerConfig } from '../../src/config/schema.js';
 import { publicationGap, unpublished, watchPublication } from '../../src/source/publication.js';
-import { identityNeeds } from '../../src/source/replica-identity.js';
+import { identityNeeds } from '../../src/triggers/identity-needs.js';
 import { ensureSlot } from '../../src/source/slot.js';
 import {
   describeTables,
   qualifiedName,
   replicaIdentityProblem,
   type TableInfo,
-  type TableRef,
+  type TableName,
 } from '../../src/source/tables.js';
 import { fetchUnchangedToast } from '../../src/source/toast.js';
 import type { Change } from '../../src/source/transaction-reader.js';
@@ -77,9 +77,9 @@ function recorder(answer: (sql: string) => unknown[] = () => []) {
   return { sent, query, client: { query } as never };
 }
 
-const pairs: TableRef[] = HOSTILE.flatMap((schema) => HOSTILE.map((name) => ({ schema, name })));
+const pairs: TableName[] = HOSTILE.flatMap((schema) => HOSTILE.map((name) => ({ schema, name })));
 
-function info(table: TableRef, overrides: Partial<TableInfo> = {}): TableInfo {
+function info(table: TableName, overrides: Partial<TableInfo> = {}): TableInfo {
   return {
     ...table,
     oid: 1,

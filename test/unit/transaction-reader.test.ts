@@ -35,10 +35,15 @@ function harness() {
     logger,
   );
   const reader = new TransactionReader(
-    tracker,
-    (change) => {
-      changes.push(change);
-      settles.push(tracker.track(change.txn.tracked));
+    {
+      begin: (finalLsn) => tracker.begin(finalLsn),
+      change: (change) => {
+        changes.push(change);
+        tracker.add(change.txn.tracked);
+        settles.push(() => tracker.settle(change.txn.tracked));
+      },
+      message: () => {},
+      commit: (txn, endLsn) => tracker.commit(txn.tracked, endLsn),
     },
     logger,
     new TypeCatalog(),

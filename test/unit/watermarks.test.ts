@@ -33,12 +33,15 @@ function harness() {
   const windows = new ChunkWindows();
   const tracker = new CheckpointTracker(0n, () => {});
   const reader = new TransactionReader(
-    tracker,
-    (change) => windows.observe(change),
+    {
+      begin: (finalLsn) => tracker.begin(finalLsn),
+      change: (change) => windows.observe(change),
+      message: (message) => windows.message(message),
+      commit: (txn, endLsn) => tracker.commit(txn.tracked, endLsn),
+    },
     pino({ level: 'silent' }),
     new TypeCatalog(),
     () => undefined,
-    (message) => windows.message(message),
   );
   let lsn = 1000n;
   const txn = (...body: Buffer[]) => {

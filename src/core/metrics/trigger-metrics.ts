@@ -1,8 +1,9 @@
 import type { AttemptInfo } from '../../sinks/webhook-sink.js';
-import { POSTGRES_EPOCH_MICROS } from '../../source/change.js';
-import type { FilterReason } from '../../triggers/matcher.js';
+import { POSTGRES_EPOCH_MICROS } from '../lsn.js';
 import type { CounterChild } from './counters.js';
-import type { Metrics } from './metrics.js';
+
+/** Why a trigger on the changed table did not fire; `null` when it fires. */
+export type FilterReason = 'operation' | 'columns' | 'where' | null;
 
 const FILTER_REASONS: readonly Exclude<FilterReason, null>[] = ['operation', 'columns', 'where'];
 const OUTCOMES: readonly AttemptInfo['outcome'][] = ['delivered', 'retry', 'failed'];
@@ -22,6 +23,23 @@ export function secondsSinceCommit(commitTime: bigint): number {
 
 interface Observer {
   observe(value: number): void;
+}
+
+interface Family<Child> {
+  labels(...values: string[]): Child;
+}
+
+/** The process-wide families a trigger's series belong to (`Metrics` holds them). */
+export interface TriggerFamilies {
+  readonly eventsMatched: Family<CounterChild>;
+  readonly eventsDelivered: Family<CounterChild>;
+  readonly eventsDeadLettered: Family<CounterChild>;
+  readonly eventsFiltered: Family<CounterChild>;
+  readonly eventsSettled: Family<CounterChild>;
+  readonly deliveryAttempts: Family<CounterChild>;
+  readonly deliveryDuration: Family<Observer>;
+  readonly endToEndLatency: Family<Observer>;
+  errorSeries(kind: 'deliveryFailed'): CounterChild;
 }
 
 /**
@@ -48,7 +66,7 @@ export class TriggerMetrics {
 
   constructor(
     readonly name: string,
-    private readonly metrics: Metrics,
+    private readonly metrics: TriggerFamilies,
   ) {
     this.matched = metrics.eventsMatched.labels(name);
     this.delivered = metrics.eventsDelivered.labels(name);

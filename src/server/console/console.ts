@@ -3,8 +3,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Metrics } from '../../core/metrics/metrics.js';
-import type { DeliveryRecorder } from '../../sinks/webhook-sink.js';
-import type { FilteredChangeHook } from '../../triggers/router.js';
+import type { ConsoleHooks } from '../../service/pipeline.js';
 import { AdminAuth } from '../admin/auth.js';
 import { HttpError, sendJson } from '../admin/json.js';
 import { type ConsoleSources, consoleApi, type PipelineProbe } from './api.js';
@@ -15,11 +14,6 @@ import { RecentDeliveries } from './recent-deliveries.js';
 import { BUCKET_MS, Throughput, type ThroughputPoint } from './throughput.js';
 
 /** What a pipeline hands its sink and router; each is absent when the console does not keep it. */
-export interface ConsoleHooks {
-  recorder?: DeliveryRecorder | undefined;
-  onFiltered?: FilteredChangeHook | undefined;
-}
-
 /**
  * The event console: the page at `/console`, its read-only API under `/console/api/`, and what it
  * keeps in memory (recent deliveries, throughput, filtered changes). Actions go through the admin API.

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import { openDeadLetterStore } from '../../dead-letters/open.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
-import { openDeadLetterStore } from '../../dead-letters/store.js';
 import { StoreScope } from '../../dead-letters/store-scope.js';
 
 /** The per-trigger counts the overview shows are this fresh at worst (every poll would list the store). */

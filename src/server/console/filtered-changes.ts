@@ -1,4 +1,4 @@
-import { formatLsn } from '../../source/change.js';
+import { formatLsn } from '../../core/lsn.js';
 import type { RowImages } from '../../source/row-images.js';
 import type { Change } from '../../source/transaction-reader.js';
 import type { FilterReason } from '../../triggers/matcher.js';

@@ -1,7 +1,7 @@
 import type { WebhookTarget } from '../../core/delivery-event.js';
+import type { Lsn } from '../../core/lsn.js';
 import type { ResponseHeaders } from '../../sinks/webhook-client.js';
 import type { DeliveryRecorder, SentAttempt, WebhookEvent } from '../../sinks/webhook-sink.js';
-import type { Lsn } from '../../source/change.js';
 
 /** Characters of a request body kept; a larger body is cut with a note of its size. */
 export const MAX_BODY_CHARS = 64 * 1024;

@@ -1,9 +1,9 @@
 import type { TriggerConfig } from '../../config/schema.js';
 import type { WebhookTarget } from '../../core/delivery-event.js';
+import { formatLsn } from '../../core/lsn.js';
 import { CENSOR, headerSecrets, maskSecrets, redactText } from '../../core/redact.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
 import { type ResponseHeaders, targetHeaders } from '../../sinks/webhook-client.js';
-import { formatLsn } from '../../source/change.js';
 import type { Invocation, KeptAttempt } from './recent-deliveries.js';
 
 /** Headers whose values are credentials whatever the trigger's config says. */
