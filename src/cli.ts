@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { configFile, parseUsage, usageError } from './commands/args.js';
-import { loadConfigs } from './config/load.js';
+import { configOption, parseUsage, usageError } from './commands/args.js';
 import { isWalhookError } from './core/errors.js';
-import { createLogger } from './core/logger.js';
 import { redactText } from './core/redact.js';
 import { version } from './core/version.js';
 
@@ -47,13 +45,11 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'run': {
-      const path = configPath(rest);
-      const configs = await loadConfigs(path);
-      const { runService } = await import('./commands/run.js');
-      return runService(configs, createLogger());
+      const { runCommand } = await import('./commands/run.js');
+      return runCommand(rest);
     }
     case 'validate': {
-      const path = configPath(rest);
+      const path = configOption(rest);
       const { validate } = await import('./commands/validate.js');
       // A driver message could quote the connection string; validate prints what the database said.
       return validate(path, (line) => process.stdout.write(`${redactText(line)}\n`));
@@ -91,13 +87,6 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw usageError(`unknown command "${command}"`);
   }
-}
-
-function configPath(args: string[]): string {
-  const { values } = parseUsage(() =>
-    parseArgs({ args, options: { config: { type: 'string', short: 'c' } } }),
-  );
-  return configFile(values.config);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { WalhookError } from '../core/errors.js';
 
 /** A usage error: one line pointing to the help, exit 2. */
@@ -20,4 +21,12 @@ export function configFile(option: string | undefined): string {
   if (path === undefined || path === '')
     throw usageError('no config file: pass --config FILE or set WALHOOK_CONFIG');
   return path;
+}
+
+/** The config file of a command whose only option is `--config` (`-c`). */
+export function configOption(args: string[]): string {
+  const { values } = parseUsage(() =>
+    parseArgs({ args, options: { config: { type: 'string', short: 'c' } } }),
+  );
+  return configFile(values.config);
 }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isWalhookError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics/metrics.js';
 import { redactText } from '../core/redact.js';
 import { version } from '../core/version.js';
@@ -12,6 +14,7 @@ import { startHttpServer } from '../server/http-server.js';
 import { Pipeline } from '../service/pipeline.js';
 import type { Status } from '../service/status.js';
 import { SlotLock } from '../source/slot-lock.js';
+import { configOption } from './args.js';
 
 /** How long shutdown may take past the grace period for deliveries: closing connections. */
 const SHUTDOWN_SLACK_SEC = 15;
@@ -26,6 +29,12 @@ interface Lane {
    * lost slot lock starts paused; a restarted process starts reading.
    */
   paused: boolean;
+}
+
+/** `walhook run --config FILE`: the service, logging to stdout. */
+export async function runCommand(args: string[]): Promise<number> {
+  const configs = await loadConfigs(configOption(args));
+  return runService(configs, createLogger());
 }
 
 /**
