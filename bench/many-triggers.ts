@@ -1,15 +1,16 @@
 /**
- * `npm run bench:triggers`: what 200 triggers over 100 tables cost against one trigger on one table
- * (issue 8). Both configs deliver the same backlog on one table through the same trigger, batched so
- * the measure is walhook's per-change work, not HTTP; the large config adds 199 triggers on 100 other
- * tables (two per table but the last) that the changes never match.
+ * `npm run bench:triggers`: what 200 triggers over 100 tables cost against one trigger on one table,
+ * that is, what matching each change against triggers it does not concern costs. Both configs deliver
+ * the same backlog on one table through the same trigger, batched so the measure is walhook's
+ * per-change work, not HTTP; the large config adds 199 triggers on 100 other tables (two per table but
+ * the last) that the changes never match.
  * Medians over BENCH_RUNS runs, the ratio taken within each run.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { freePort } from '../src/commands/demo/embedded-postgres.js';
 import { startDatabase } from '../test/helpers/database.js';
+import { freePort } from '../test/helpers/embedded-postgres.js';
 import { ROOT, writeConfig } from '../test/helpers/walhook.js';
 import { pollUntil } from './poll.js';
 import { startReceiver } from './receiver.js';

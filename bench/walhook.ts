@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../src/commands/demo/embedded-postgres.js';
 import type { Database } from '../test/helpers/database.js';
+import { freePort } from '../test/helpers/embedded-postgres.js';
 import { ROOT, writeConfig } from '../test/helpers/walhook.js';
 import { pollUntil } from './poll.js';
 

@@ -1,4 +1,4 @@
-/** Writes docs/errors.md from src/errors.ts, the one list of error codes (`npm run docs:errors`). */
+/** Writes docs/errors.md from src/core/errors.ts, the one list of error codes (`npm run docs:errors`). */
 import { writeFileSync } from 'node:fs';
 import { errorCodes } from '../src/core/errors.js';
 

@@ -21,7 +21,7 @@ import {
   POSTGRES_CHOICES,
   type PostgresChoice,
   systemPostgresBinDir,
-} from '../src/commands/demo/embedded-postgres.js';
+} from '../test/helpers/embedded-postgres.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const LOGS = join(ROOT, '.tmp', 'test-matrix');

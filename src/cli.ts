@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { configOption, parseUsage, usageError } from './commands/args.js';
+import { exitQuietlyWhenOutputCloses } from './commands/closed-output.js';
 import { isWalhookError } from './core/errors.js';
 import { redactText } from './core/redact.js';
 import { version } from './core/version.js';
@@ -9,13 +10,16 @@ const USAGE = `Usage: walhook <command> [options]
 
 Commands:
   run       --config FILE   stream changes to webhooks (FILE defaults to $WALHOOK_CONFIG)
-  validate  --config FILE   check the config file and, when reachable, the database
+  validate  --config FILE   check the config file, TLS files, admin token, each sink's reachability
+                            and, when reachable, the database (the checks run runs at start)
   demo      [--follow]      run walhook against an embedded Postgres and show deliveries
   status    [--url URL] [--watch] [--json]
             show a running walhook's state: lag, slot, in-flight, triggers, dead letters
             (URL defaults to $WALHOOK_URL, else http://127.0.0.1:9187; --watch redraws every 2 s)
-  dlq list       --config FILE [--trigger T] [--json]
-                 show dead letters (deliveries that ran out of retries), as a table or JSON lines
+  dlq list       --config FILE [--trigger T] [--since DURATION] [--limit N] [--json]
+                 show dead letters (deliveries that ran out of retries), oldest first, as a table
+                 (the first 100 unless --limit) or JSON lines (all unless --limit); --since 12h
+                 shows those dead-lettered in the last 12 hours
   dlq redeliver  --config FILE (--id ID | --trigger T | --all)
                  POST them again, once each; delivered ones leave the store
   dlq purge      --config FILE (--id ID | --trigger T | --older-than DURATION)
@@ -89,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+exitQuietlyWhenOutputCloses();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

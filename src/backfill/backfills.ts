@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { stringifyJson } from '../core/json.js';
 import type { TupleData } from '../source/change.js';
 import type { ReadableTable, TableReader } from '../source/table-reader.js';
 import type { Change, LogicalMessage, TransactionInfo } from '../source/transaction-reader.js';
@@ -127,7 +128,7 @@ export class Backfills {
     const table = await this.#table(trigger);
     const values = keyValues(table, key);
     for (let attempt = 0; attempt < INVOKE_ATTEMPTS; attempt++) {
-      const outcome = await this.#invokeOnce(trigger, table, values);
+      const outcome = await this.#invokeOnce(trigger, table, values, key);
       if (outcome !== null) return outcome;
     }
     throw new BackfillConflict('the row changed every time it was read; try again');
@@ -145,6 +146,7 @@ export class Backfills {
     trigger: CompiledTrigger,
     table: ReadableTable,
     key: readonly string[],
+    given: Readonly<Record<string, unknown>>,
   ): Promise<ManualOutcome | null> {
     const id = `invoke/${randomUUID()}`;
     let finish: (outcome: ManualOutcome | null) => void = () => {};
@@ -178,7 +180,7 @@ export class Backfills {
       const row = await this.reader.row(table, key);
       if (row === null) {
         throw new BackfillNotFound(
-          `no row of ${table.info.table} has the key ${JSON.stringify(Object.fromEntries(table.key.map((k, i) => [k.name, key[i]])))}`,
+          `trigger ${trigger.name}: no row of ${table.info.table} has the key ${stringifyJson(given)}`,
         );
       }
       chunk.rows = [row];
@@ -233,7 +235,8 @@ function keyValues(table: ReadableTable, key: Readonly<Record<string, unknown>>)
   }
   return names.map((name) => {
     const value = key[name];
-    return typeof value === 'string' ? value : JSON.stringify(value);
+    // A number's digits as the user wrote them; Postgres reads them as the column's type.
+    return typeof value === 'string' ? value : stringifyJson(value);
   });
 }
 

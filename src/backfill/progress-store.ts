@@ -1,5 +1,8 @@
 import pg from 'pg';
+import { parseJson, stringifyJson } from '../core/json.js';
 import { ensureSchema } from '../dead-letters/postgres-store.js';
+
+const JSONB_OID = 3802;
 
 export type BackfillState = 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -28,9 +31,10 @@ interface Row {
   run_id: string;
   state: BackfillState;
   op: 'MANUAL' | 'READ';
-  filter: unknown;
+  /** jsonb as its text: pg's own parser would read its numbers as doubles. */
+  filter: string | null;
   batch_size: number;
-  last_key: string[] | null;
+  last_key: string | null;
   rows_read: string;
   rows_sent: string;
   total_estimate: string | null;
@@ -54,7 +58,17 @@ export class ProgressStore {
   constructor(connection: string, schema: string) {
     this.#schema = schema;
     this.#table = `${pg.escapeIdentifier(schema)}.backfills`;
-    this.#pool = new pg.Pool({ connectionString: connection, max: 1, application_name: 'walhook-backfill' });
+    this.#pool = new pg.Pool({
+      connectionString: connection,
+      max: 1,
+      application_name: 'walhook-backfill',
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === JSONB_OID
+            ? (text: string) => text
+            : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
     this.#pool.on('error', () => {});
   }
 
@@ -92,7 +106,7 @@ export class ProgressStore {
         p.runId,
         p.state,
         p.op,
-        JSON.stringify(p.where),
+        stringifyJson(p.where),
         p.batchSize,
         p.lastKey === null ? null : JSON.stringify(p.lastKey),
         p.rowsRead,
@@ -148,9 +162,9 @@ function fromRow(row: Row): BackfillProgress {
     runId: row.run_id,
     state: row.state,
     op: row.op,
-    where: row.filter,
+    where: row.filter === null ? null : parseJson(row.filter),
     batchSize: row.batch_size,
-    lastKey: row.last_key,
+    lastKey: row.last_key === null ? null : (parseJson(row.last_key) as string[]),
     rowsRead: Number(row.rows_read),
     rowsSent: Number(row.rows_sent),
     totalEstimate: row.total_estimate === null ? null : Number(row.total_estimate),

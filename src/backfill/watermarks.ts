@@ -3,7 +3,7 @@ import { rowImages, tupleKey } from '../source/row-images.js';
 import type { Change, LogicalMessage, RelationInfo, TransactionInfo } from '../source/transaction-reader.js';
 
 /** The prefix of walhook's watermark messages in the WAL. */
-export const WATERMARK_PREFIX = 'walhook-watermark';
+const WATERMARK_PREFIX = 'walhook-watermark';
 
 /** The statement that writes a watermark: a transactional logical message, a transaction of its own. */
 export const WATERMARK_SQL = `SELECT pg_logical_emit_message(true, '${WATERMARK_PREFIX}', $1)`;

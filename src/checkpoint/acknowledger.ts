@@ -72,10 +72,11 @@ export class Acknowledger {
       this.onSent(lsn);
       this.logger.debug({ lsn: formatLsn(lsn) }, 'acknowledged');
     }
-    // One info line per period at most: acknowledgements can be many per second.
+    // One line per period at most: acknowledgements can be many per second. Debug, not info: an idle
+    // slot still moves (keepalives, heartbeats), and a quiet service should write nothing at info.
     if (periodic && lsn !== this.lastLogged) {
       this.lastLogged = lsn;
-      this.logger.info({ confirmed_lsn: formatLsn(lsn) }, 'acknowledged to Postgres');
+      this.logger.debug({ confirmed_lsn: formatLsn(lsn) }, 'acknowledged to Postgres');
     }
     return lsn;
   }

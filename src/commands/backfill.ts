@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import type { BackfillReport } from '../backfill/backfills.js';
 import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { WalhookError } from '../core/errors.js';
+import { JsonSyntaxError, parseJson, stringifyJson } from '../core/json.js';
 import type { Status } from '../service/status.js';
 import { whereSchema } from '../triggers/where-schema.js';
 import { configFile, parseUsage, usageError } from './args.js';
@@ -130,12 +130,14 @@ async function follow(target: AdminTarget, started: BackfillReport, output: Comm
   }
 }
 
+/** The option's JSON, every digit kept: `{"id": 9007199254740993}` names that row, not its neighbour. */
 function parseObject(text: string, option: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = parseYaml(text);
-  } catch {
-    throw usageError(`${option} is not JSON or YAML`);
+    value = parseJson(text);
+  } catch (err) {
+    if (!(err instanceof JsonSyntaxError)) throw err;
+    throw usageError(`${option} is not valid JSON (${err.message})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw usageError(`${option} must be an object such as '{"id": 42}'`);
@@ -149,7 +151,7 @@ function parseWhere(text: string): unknown {
   if (!parsed.success) {
     throw usageError(`--where: ${parsed.error.issues[0]?.message ?? 'not a valid where expression'}`);
   }
-  // Sent as given (the service validates it again); the parsed form may hold bigints JSON cannot.
+  // Sent as given (the service validates it again).
   return value;
 }
 
@@ -179,7 +181,7 @@ async function call(target: AdminTarget, method: string, path: string, body?: un
     response = await fetch(`${target.base}${path}`, {
       method,
       headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body: stringifyJson(body) }),
     });
     text = await response.text();
   } catch (err) {
@@ -190,7 +192,7 @@ async function call(target: AdminTarget, method: string, path: string, body?: un
   }
   let answer: unknown;
   try {
-    answer = JSON.parse(text);
+    answer = parseJson(text);
   } catch {
     answer = { error: text.trim() };
   }

@@ -14,6 +14,8 @@ const CONFIG = { config: { type: 'string', short: 'c' }, pipeline: { type: 'stri
 const DURATION_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 /** Longer errors are cut in the table; `--json` has them whole. */
 const ERROR_COLUMN_CHARS = 80;
+/** A table of thousands of letters scrolls past what a terminal keeps; JSON lines are for scripts. */
+const TABLE_LIMIT = 100;
 
 /** `walhook dlq list | redeliver | purge`: inspect, redeliver and delete dead letters. */
 export async function dlqCommand(args: string[], print: Print): Promise<number> {
@@ -24,17 +26,40 @@ export async function dlqCommand(args: string[], print: Print): Promise<number> 
         () =>
           parseArgs({
             args: rest,
-            options: { ...CONFIG, trigger: { type: 'string' }, json: { type: 'boolean' } },
+            options: {
+              ...CONFIG,
+              trigger: { type: 'string' },
+              json: { type: 'boolean' },
+              since: { type: 'string' },
+              limit: { type: 'string' },
+            },
           }),
         'dlq: ',
       );
+      const limit =
+        values.limit === undefined ? (values.json ? null : TABLE_LIMIT) : parseLimit(values.limit);
+      const filter: DeadLetterFilter = {
+        ...(values.trigger !== undefined && { trigger: values.trigger }),
+        ...(values.since !== undefined && {
+          since: new Date(Date.now() - parseDuration('list', '--since', values.since)),
+        }),
+      };
       return withStores(values, async (scopes) => {
         const letters: DeadLetter[] = [];
-        for (const scope of scopes) letters.push(...(await scope.list({ trigger: values.trigger })));
+        for (const scope of scopes) letters.push(...(await scope.list(filter)));
         // Each store lists in LSN order; several are merged into one order.
         if (scopes.length > 1) letters.sort((a, b) => compareLsn(a.lsn, b.lsn));
-        if (values.json) for (const letter of letters) print(JSON.stringify(letterToJson(letter)));
-        else for (const line of formatTable(letters)) print(line);
+        const shown = limit === null ? letters : letters.slice(0, limit);
+        if (values.json) for (const letter of shown) print(JSON.stringify(letterToJson(letter)));
+        else {
+          for (const line of formatTable(shown)) print(line);
+          const more = letters.length - shown.length;
+          if (more > 0) {
+            print(
+              `… and ${more} more (${letters.length} in all); show them with --limit ${letters.length}, narrow with --since or --trigger, or use --json`,
+            );
+          }
+        }
         return 0;
       });
     }
@@ -142,15 +167,25 @@ function selection(
   if (values.id !== undefined) return { id: values.id };
   if (values.trigger !== undefined) return { trigger: values.trigger };
   const olderThan = values['older-than'];
-  return olderThan === undefined ? {} : { olderThan: new Date(Date.now() - parseDuration(olderThan)) };
+  return olderThan === undefined
+    ? {}
+    : { olderThan: new Date(Date.now() - parseDuration(command, '--older-than', olderThan)) };
 }
 
-function parseDuration(text: string): number {
+function parseDuration(command: string, option: string, text: string): number {
   const match = /^(\d+)([dhm])$/.exec(text);
   if (!match) {
-    throw usageError(`dlq purge: --older-than "${text}" is not a duration such as 7d, 12h or 30m`);
+    throw usageError(`dlq ${command}: ${option} "${text}" is not a duration such as 7d, 12h or 30m`);
   }
   return Number(match[1]) * (DURATION_MS[match[2] as string] as number);
+}
+
+function parseLimit(text: string): number {
+  const limit = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw usageError(`dlq list: --limit "${text}" is not a whole number of 1 or more`);
+  }
+  return limit;
 }
 
 function formatTable(letters: readonly DeadLetter[]): string[] {

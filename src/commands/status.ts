@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { formatBytes, formatDuration, formatRate } from '../core/format.js';
 import { redactText } from '../core/redact.js';
 import type { Status } from '../service/status.js';
 import { parseUsage, usageError } from './args.js';
@@ -47,7 +48,7 @@ export async function statusCommand(args: string[], output: StatusOutput): Promi
 }
 
 /** The `/status` URL of a walhook base URL; a URL already ending in `/status` is taken as it is. */
-export function statusUrl(base: string): string {
+function statusUrl(base: string): string {
   let url: URL;
   try {
     url = new URL(base);
@@ -248,33 +249,6 @@ function orUnknown<T>(value: T | null, format: (value: T) => string): string {
 
 function count(n: number): string {
   return n.toLocaleString('en-US');
-}
-
-export function formatRate(perSec: number): string {
-  if (perSec >= 100) return count(Math.round(perSec));
-  return perSec.toFixed(perSec >= 10 ? 1 : 2);
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** 0.2 s, 12 s, 4 m 05 s, 2 h 03 m, 3 d 04 h: the two largest units are enough to read. */
-export function formatDuration(sec: number): string {
-  if (sec < 10) return `${Math.round(sec * 10) / 10} s`;
-  const whole = Math.round(sec);
-  if (whole < 60) return `${whole} s`;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (whole < 3600) return `${Math.floor(whole / 60)} m ${pad(whole % 60)} s`;
-  if (whole < 86_400) return `${Math.floor(whole / 3600)} h ${pad(Math.floor(whole / 60) % 60)} m`;
-  return `${Math.floor(whole / 86_400)} d ${pad(Math.floor(whole / 3600) % 24)} h`;
 }
 
 /** How long before `now` (the report's own clock, so the viewer's clock does not matter) `at` was. */

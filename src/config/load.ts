@@ -27,34 +27,6 @@ export async function loadConfigs(
   return parseConfigs(text, path, env, dirname(path));
 }
 
-/** `loadConfigs` for a file of one pipeline (the single form, or `pipelines` with one entry). */
-export async function loadConfig(
-  path: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Readonly<Config>> {
-  return only(await loadConfigs(path, env), path);
-}
-
-/** `parseConfigs` for a file of one pipeline. */
-export function parseConfig(
-  text: string,
-  fileLabel: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Readonly<Config> {
-  return only(parseConfigs(text, fileLabel, env), fileLabel);
-}
-
-function only(configs: readonly Readonly<Config>[], fileLabel: string): Readonly<Config> {
-  const [config] = configs;
-  if (config === undefined || configs.length > 1) {
-    throw new WalhookError(
-      'WALHOOK_ERR_CONFIG_INVALID',
-      `${fileLabel}: pipelines: expected exactly one pipeline here, got ${configs.length}`,
-    );
-  }
-  return config;
-}
-
 /**
  * Validates config text. `fileLabel` starts every message; `baseDir` is where a relative
  * `${file:PATH}` starts (the config file's folder). Only the first problem is reported, in document

@@ -1,8 +1,7 @@
-import type { BatchLimits } from '../sinks/batcher.js';
 import type { Lsn } from './lsn.js';
 
 export interface RetryPolicy {
-  /** Retries after the first attempt (Hasura's `num_retries`). */
+  /** Retries after the first attempt (Hasura's `num_retries`); `Infinity` retries until delivered. */
   numRetries: number;
   /** The fixed wait, or the first wait of an exponential backoff. */
   intervalSec: number;
@@ -17,47 +16,29 @@ export interface RetryPolicy {
 /** `row`: one at a time per ordering key; `trigger`: one at a time per trigger; `none`: no order. */
 export type OrderingMode = 'row' | 'trigger' | 'none';
 
-/** What every target has: the trigger it belongs to and how its events may overlap. */
-interface TargetBase {
+/** How a trigger groups its events into requests: one event per request when `maxEvents` is 1. */
+export interface BatchLimits {
+  maxEvents: number;
+  /** How long the first event of a batch waits for others before the batch leaves anyway. */
+  maxWaitMs: number;
+}
+
+/**
+ * What every target has, whatever its sink: the trigger it belongs to, how its events may overlap and
+ * how failures are retried. Each sink's target adds its own fields (see src/sinks/registry.ts).
+ */
+export interface DeliveryTarget {
+  /** The sink: `webhook`, `nats`. */
+  type: string;
   /** Trigger name, for logs and metrics. */
   trigger: string;
   ordering: OrderingMode;
   /** Deliveries in flight at most for this trigger. */
   concurrency: number;
-}
-
-export interface WebhookTarget extends TargetBase {
-  type: 'webhook';
-  url: string;
-  headers: Readonly<Record<string, string>>;
   retry: RetryPolicy;
-  /** With `maxEvents` above 1, events go in batches, as `{"events": [...]}`. */
-  batch: BatchLimits;
-  /** Standard Webhooks signing secrets (`whsec_…`); each signs every request. Empty: unsigned. */
-  secrets: readonly string[];
-  /** Files for an https receiver: a CA to trust instead of the system's, a client certificate. */
-  tls: WebhookTls | null;
+  /** With `maxEvents` above 1, events go in batches; absent for a sink that sends one event at a time. */
+  batch?: BatchLimits;
 }
-
-export interface WebhookTls {
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-}
-
-/** A JetStream stream fed through NATS; see docs/sinks.md. */
-export interface NatsTarget extends TargetBase {
-  type: 'nats';
-  servers: readonly string[];
-  /** The subject of an event of a table and operation. */
-  subject: { render(relation: Relation, op: DeliveryEvent['op']): string };
-  /** When set, JetStream refuses a message that its subject would store in another stream. */
-  stream: string | null;
-  ackTimeoutMs: number;
-}
-
-/** Where a trigger's events go; `type` picks the sink. */
-export type DeliveryTarget = WebhookTarget | NatsTarget;
 
 /** A table as Postgres names it, without quoting. */
 export interface Relation {
@@ -84,4 +65,39 @@ export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   bytes: number;
   /** Called exactly once, when the event is delivered or finally failed. */
   settle(outcome: 'delivered' | 'failed'): void;
+}
+
+/** What became of an attempt: delivered, to be tried again, or given up (dead-lettered). */
+export type Outcome = 'delivered' | 'retry' | 'failed';
+
+/**
+ * Why an attempt failed. `connect`: nothing reached the receiver or broker; `timeout`: no answer in
+ * time; `network`: the exchange broke off (or a broker refused); `http`: a non-2xx status.
+ */
+export type AttemptErrorType = 'timeout' | 'connect' | 'network' | 'http';
+
+export interface AttemptError {
+  type: AttemptErrorType;
+  message: string;
+}
+
+/** One attempt, as the trigger's metrics count it. */
+export interface AttemptInfo {
+  trigger: string;
+  /** Events in the request: 1, or the size of a batch. */
+  events: number;
+  currentRetry: number;
+  outcome: Outcome;
+  /** The receiver's status; null without one (no answer, or a sink without statuses). */
+  status: number | null;
+  errorType: AttemptErrorType | null;
+  durationMs: number;
+}
+
+/**
+ * `delivery_info.max_retries` under a policy: its retries, or 0 for one that retries until delivered,
+ * which has no count to show and must still give Hasura's consumers a number.
+ */
+export function shownMaxRetries(retry: RetryPolicy): number {
+  return Number.isFinite(retry.numRetries) ? retry.numRetries : 0;
 }

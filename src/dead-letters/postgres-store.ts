@@ -189,6 +189,7 @@ function whereClause(filter: DeadLetterFilter): { where: string; params: unknown
   if (filter.id !== undefined) add('id =', filter.id);
   if (filter.trigger !== undefined) add('trigger =', filter.trigger);
   if (filter.olderThan !== undefined) add('dead_lettered_at <', filter.olderThan);
+  if (filter.since !== undefined) add('dead_lettered_at >=', filter.since);
   return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 

@@ -1,13 +1,18 @@
-import type { Config } from '../config/schema.js';
-import type { WebhookTarget } from '../core/delivery-event.js';
 import { headerSecrets, maskSecrets } from '../core/redact.js';
 import { userAgent } from '../core/version.js';
-import { signatureHeaders } from '../sinks/signature.js';
+import { sinkTarget, type TriggerSink } from '../sinks/registry.js';
 import { attemptTrace } from '../sinks/trace.js';
-import { WebhookClient } from '../sinks/webhook-client.js';
-import { deliveryTarget } from '../triggers/matcher.js';
+import { WebhookClient } from '../sinks/webhook/client.js';
+import { signatureHeaders } from '../sinks/webhook/signature.js';
+import type { WebhookTarget } from '../sinks/webhook/target.js';
+import { lastErrorText } from './letter.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
 import type { StoreScope } from './store-scope.js';
+
+/** The triggers of a pipeline, as its config holds them. */
+interface PipelineTriggers {
+  readonly triggers: readonly TriggerSink[];
+}
 
 /** What became of one letter: delivered (and removed from the store) or kept, with why. */
 export interface RedeliveryResult {
@@ -28,7 +33,7 @@ export interface RedeliveryResult {
  */
 export async function redeliverLetters(
   scopes: readonly StoreScope[],
-  configs: readonly Readonly<Config>[],
+  configs: readonly PipelineTriggers[],
   filter: DeadLetterFilter,
   onResult: (result: RedeliveryResult) => void = () => {},
 ): Promise<RedeliveryResult[]> {
@@ -52,12 +57,12 @@ export async function redeliverLetters(
   return results;
 }
 
-/** Null for a trigger that now publishes to a broker: its old letters wait for a webhook again. */
-function webhookTargets(configs: readonly Readonly<Config>[]): Map<string, WebhookTarget | null> {
+/** Null for a trigger whose sink is not a webhook: redelivery POSTs, so its letters are kept. */
+function webhookTargets(configs: readonly PipelineTriggers[]): Map<string, WebhookTarget | null> {
   const targets = new Map<string, WebhookTarget | null>();
   for (const trigger of configs.flatMap((config) => config.triggers)) {
-    const target = deliveryTarget(trigger);
-    targets.set(trigger.name, target.type === 'webhook' ? target : null);
+    const target = sinkTarget(trigger);
+    targets.set(trigger.name, target.type === 'webhook' ? (target as WebhookTarget) : null);
   }
   return targets;
 }
@@ -73,7 +78,7 @@ async function redeliverOne(
     return { id, trigger, outcome: 'kept', status: null, reason: 'trigger no longer configured' };
   }
   if (target === null) {
-    return { id, trigger, outcome: 'kept', status: null, reason: 'trigger no longer has a webhook' };
+    return { id, trigger, outcome: 'kept', status: null, reason: 'trigger has no webhook to POST it to' };
   }
   const attemptedAt = new Date();
   // A batch's letter holds a one-event envelope, a message of its own: it is signed under the event's id.
@@ -89,7 +94,7 @@ async function redeliverOne(
     ...letter,
     attempts: letter.attempts + 1,
     lastStatus: result.status,
-    lastError: result.error.message,
+    lastError: lastErrorText(result.error),
     // A receiver may echo the request: its header values must not be kept with the letter.
     responseSnippet:
       result.responseSnippet === ''

@@ -27,6 +27,8 @@ export interface DeadLetterFilter {
   trigger?: string;
   /** Dead-lettered strictly before this instant. */
   olderThan?: Date;
+  /** Dead-lettered at this instant or after it. */
+  since?: Date;
 }
 
 export interface DeadLetterStore {
@@ -66,7 +68,8 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
   return (
     (filter.id === undefined || letter.id === filter.id) &&
     (filter.trigger === undefined || letter.trigger === filter.trigger) &&
-    (filter.olderThan === undefined || letter.deadLetteredAt < filter.olderThan)
+    (filter.olderThan === undefined || letter.deadLetteredAt < filter.olderThan) &&
+    (filter.since === undefined || letter.deadLetteredAt >= filter.since)
   );
 }
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { WalhookError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics/metrics.js';
 import type { Status } from '../service/status.js';
 import type { AdminApi } from './admin/admin-api.js';
@@ -76,7 +77,7 @@ export async function startHttpServer(
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, options)));
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
@@ -90,4 +91,20 @@ export async function startHttpServer(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Why the server cannot listen, as one line naming the address and the setting that fixes it. */
+function listenError(err: NodeJS.ErrnoException, options: { host: string; port: number }): WalhookError {
+  const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+  const reason =
+    err.code === 'EADDRINUSE'
+      ? 'the port is in use by another process; set server.port to a free port (or stop the other process)'
+      : err.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges); set server.port to 1024 or above'
+        : err.code === 'EADDRNOTAVAIL'
+          ? 'the host is not an address of this machine; set server.host to one of its addresses, 127.0.0.1 or 0.0.0.0'
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? 'the host name does not resolve; set server.host to an address of this machine'
+            : `${err.message}; check server.host and server.port`;
+  return new WalhookError('WALHOOK_ERR_LISTEN', `cannot listen on ${address}: ${reason}`, { cause: err });
 }

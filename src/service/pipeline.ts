@@ -9,13 +9,14 @@ import { isWalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn } from '../core/lsn.js';
 import type { ErrorKind, Metrics, PipelineMetrics } from '../core/metrics/metrics.js';
 import { secondsSinceCommit } from '../core/metrics/trigger-metrics.js';
-import { headerSecrets, maskSecrets } from '../core/redact.js';
 import { userAgent } from '../core/version.js';
+import { deadLetterOf } from '../dead-letters/letter.js';
 import { openDeadLetterStore } from '../dead-letters/open.js';
 import type { DeadLetterStore } from '../dead-letters/store.js';
 import { startChecks } from '../preflight/preflight.js';
-import { SinkSet } from '../sinks/sink-set.js';
-import type { DeliveryRecorder, FinalFailure } from '../sinks/webhook-sink.js';
+import { DeliveryEngine } from '../sinks/engine.js';
+import type { DeliveryRecorder, FinalFailure } from '../sinks/engine-hooks.js';
+import { sinkTarget } from '../sinks/registry.js';
 import { ChangeFeed } from '../source/change-feed.js';
 import { prepareSource, type SourceState } from '../source/setup.js';
 import { LOCK_POLL_MS, type SlotLock } from '../source/slot-lock.js';
@@ -44,7 +45,7 @@ const SETUP_RETRY_MAX_MS = 30_000;
  */
 export class Pipeline {
   private readonly logger: Logger;
-  private readonly sink: SinkSet;
+  private readonly sink: DeliveryEngine;
   private readonly tracker: CheckpointTracker;
   private readonly acknowledger: Acknowledger;
   private readonly source: Source;
@@ -86,7 +87,7 @@ export class Pipeline {
         : { pipeline: config.pipeline, slot: config.source.slot },
     );
     this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
-    this.sink = new SinkSet({
+    this.sink = new DeliveryEngine({
       logger: this.logger.child({ stage: 'sink' }),
       userAgent: userAgent(),
       deadLetter: (event, failure) => this.deadLetter(event, failure),
@@ -196,7 +197,9 @@ export class Pipeline {
     await startChecks(this.config, this.logger);
     const state = await this.prepare();
     if (!state) return;
-    const triggers = new TriggerIndex(this.config.triggers);
+    const triggers = new TriggerIndex(
+      this.config.triggers.map((trigger) => ({ ...trigger, target: sinkTarget(trigger) })),
+    );
     const router = new EventRouter(
       triggers,
       state.systemId,
@@ -380,6 +383,7 @@ export class Pipeline {
       lagSeconds: this.lagSeconds(),
       inFlightEvents: this.sink.inFlight,
       inFlightBytes: this.sink.inFlightBytes,
+      triggerInFlight: (trigger) => this.sink.inFlightOf(trigger).events,
       slot: this.monitoring.slot.state,
       deadLetters: this.monitoring.deadLetters.value,
     };
@@ -388,35 +392,13 @@ export class Pipeline {
   /** Stores a finally failed event; the sink settles it once this resolved. */
   private async deadLetter(event: DeliveryEvent, failure: FinalFailure): Promise<void> {
     try {
-      await this.deadLetters.add({
-        id: event.id,
-        trigger: event.target.trigger,
-        table: event.table,
-        op: event.op,
-        lsn: formatLsn(event.commitLsn),
-        body: failure.body,
-        attempts: failure.attempts,
-        lastStatus: failure.lastStatus,
-        lastError: failure.lastError ? `${failure.lastError.type}: ${failure.lastError.message}` : null,
-        // A receiver may echo the request: its header values must not be kept with the letter.
-        responseSnippet: failure.responseSnippet
-          ? maskSecrets(failure.responseSnippet, targetSecrets(event))
-          : null,
-        firstAttemptAt: failure.firstAttemptAt,
-        lastAttemptAt: failure.lastAttemptAt,
-        deadLetteredAt: new Date(),
-      });
+      await this.deadLetters.add(deadLetterOf(event, failure));
     } catch (err) {
       this.metrics.error('deadLetterStore');
       throw err;
     }
     this.monitoring.deadLetters.added();
   }
-}
-
-/** What a receiver could echo back that must not be kept: the values of the headers sent. */
-function targetSecrets(event: DeliveryEvent): string[] {
-  return event.target.type === 'webhook' ? headerSecrets(event.target.headers) : [];
 }
 
 /** Which error stopped the stream, for `walhook_errors_total`. */

@@ -79,6 +79,8 @@ export interface Snapshot {
   lagSeconds: number;
   inFlightEvents: number;
   inFlightBytes: number;
+  /** A trigger's events submitted to the sink and not yet settled. */
+  triggerInFlight(trigger: string): number;
   slot: SlotState | null;
   deadLetters: number | null;
 }
@@ -167,7 +169,7 @@ export class StatusReporter {
         retrying: metrics.retrying,
         dead_lettered: metrics.deadLettered.value,
         filtered: metrics.filtered,
-        in_flight: metrics.inFlight,
+        in_flight: state.triggerInFlight(metrics.name),
         rate_per_sec_1m: round(rate((current.delivered[i] ?? 0) - (base?.delivered[i] ?? 0)), 2),
         last_error: metrics.lastError && {
           message: metrics.lastError.message,

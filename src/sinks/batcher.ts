@@ -1,9 +1,4 @@
-/** How a trigger groups its events into POSTs: one event per POST when `maxEvents` is 1. */
-export interface BatchLimits {
-  maxEvents: number;
-  /** How long the first event of a batch waits for others before the batch leaves anyway. */
-  maxWaitMs: number;
-}
+import type { BatchLimits } from '../core/delivery-event.js';
 
 interface OpenBatch<T> {
   items: T[];

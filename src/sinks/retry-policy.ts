@@ -3,6 +3,16 @@ import type { RetryPolicy } from '../core/delivery-event.js';
 /** A source of uniform numbers in [0, 1), injectable so tests can pin the jitter. */
 export type Random = () => number;
 
+/** A trigger's policy when it sets no `retry` (a sink may have its own default instead). */
+export const DEFAULT_RETRY: RetryPolicy = {
+  numRetries: 0,
+  intervalSec: 10,
+  timeoutSec: 60,
+  backoff: 'exponential',
+  maxIntervalSec: 600,
+  finalStatuses: [],
+};
+
 /** Node fires longer timers at once (with a warning), so every wait is clamped below this. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -10,10 +10,11 @@ export interface HeartbeatOptions {
 }
 
 /**
- * Emits a transactional logical message in the source database every period (see design notes, rule 7).
- * pgoutput sends it (the stream asks for `messages`) as a small transaction of its own, which the tracker
- * settles at its commit and confirms: the slot then follows the server's WAL even when the published
- * tables are quiet and only other databases write. Returns a function that stops it.
+ * Emits a transactional logical message in the source database every period (acknowledgement rule 7 in
+ * docs/architecture.md). pgoutput sends it (the stream asks for `messages`) as a small transaction of
+ * its own, which the tracker settles at its commit and confirms: the slot then follows the server's WAL
+ * even when the published tables are quiet and only other databases write. Returns a function that
+ * stops it.
  */
 export function startHeartbeat(options: HeartbeatOptions): () => void {
   const { logger } = options;

@@ -95,7 +95,7 @@ export function requireComplete(publication: string, gap: PublicationGap): void 
 }
 
 /** Which of `tables` the publication does not publish (by name: a re-created table has a new OID). */
-export async function unpublished(
+async function unpublished(
   client: Pick<pg.Client, 'query'>,
   publication: string,
   tables: readonly TableName[],

@@ -9,7 +9,7 @@ import { arrayRenderer, vectorRenderer } from './values/arrays.js';
 import { compositeRenderer } from './values/composites.js';
 import { hstoreToJson } from './values/hstore.js';
 import { jsonString, scalarRenderer, type ValueRenderer } from './values/scalars.js';
-import { builtinType, type TypeInfo } from './values/types.js';
+import type { TypeInfo } from './values/types.js';
 
 export { jsonString, TypeOid, type ValueRenderer } from './values/scalars.js';
 export { builtinType, dependencies, type TypeInfo } from './values/types.js';
@@ -57,15 +57,4 @@ function fromInfo(oid: number, info: TypeInfo, dependency: (oid: number) => Valu
         info.fields.map((field) => ({ name: field.name, render: dependency(field.type) })),
       );
   }
-}
-
-const builtinRenderers = new Map<number, ValueRenderer>();
-
-/** The renderer for a built-in type, arrays of built-in types included; user types need a TypeCatalog. */
-export function rendererFor(typeOid: number): ValueRenderer {
-  return buildRenderer(typeOid, builtinType, builtinRenderers);
-}
-
-export function valueToJson(text: string, typeOid: number): string {
-  return rendererFor(typeOid)(text);
 }

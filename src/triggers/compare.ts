@@ -225,7 +225,7 @@ function trimTrailingSpaces(text: string): string {
  * Code point order, which is UTF-8 byte order and so the "C" collation's. JavaScript's `<` compares
  * UTF-16 units, which puts an astral character (a surrogate pair) below U+E000..U+FFFF.
  */
-export function compareCodePoints(a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {

@@ -1,10 +1,23 @@
-import type { TableName, TriggerConfig } from '../config/schema.js';
-import type { DeliveryTarget, NatsTarget, WebhookTarget, WebhookTls } from '../core/delivery-event.js';
-import { SubjectTemplate } from '../sinks/nats/subject.js';
+import { type DeliveryTarget, shownMaxRetries } from '../core/delivery-event.js';
+import type { FilterReason } from '../core/metrics/trigger-metrics.js';
+import type { TableName } from '../core/table-name.js';
 import type { TupleData } from '../source/change.js';
 import type { RowImages } from '../source/row-images.js';
 import type { Change, Operation, RelationInfo } from '../source/transaction-reader.js';
 import { compileWhere, type RowAccessor } from './where.js';
+import type { WhereExpression } from './where-schema.js';
+
+/** A trigger as the config holds it, with the target its sink built (see src/sinks/registry.ts). */
+export interface TriggerDefinition {
+  name: string;
+  table: TableName;
+  operations: readonly ('insert' | 'update' | 'delete' | 'truncate')[];
+  columns?: readonly string[] | undefined;
+  where?: WhereExpression | undefined;
+  payload_columns?: readonly string[] | undefined;
+  enable_manual: boolean;
+  target: DeliveryTarget;
+}
 
 export interface CompiledTrigger {
   name: string;
@@ -19,8 +32,7 @@ export interface CompiledTrigger {
   enableManual: boolean;
 }
 
-/** Why a trigger on the changed table did not fire; `null` when it fires. */
-export type FilterReason = 'operation' | 'columns' | 'where' | null;
+export type { FilterReason } from '../core/metrics/trigger-metrics.js';
 
 /**
  * Triggers indexed by table, so matching a change costs the triggers of its table only.
@@ -31,7 +43,7 @@ export class TriggerIndex {
   private readonly byRelation = new WeakMap<RelationInfo, CompiledTrigger[]>();
   private readonly byName = new Map<string, CompiledTrigger>();
 
-  constructor(triggers: readonly TriggerConfig[]) {
+  constructor(triggers: readonly TriggerDefinition[]) {
     for (const trigger of triggers) {
       const key = tableKey(trigger.table.schema, trigger.table.name);
       const list = this.byTable.get(key) ?? [];
@@ -64,71 +76,18 @@ function tableKey(schema: string, name: string): string {
   return `${schema}\u0000${name}`;
 }
 
-function compileTrigger(trigger: TriggerConfig): CompiledTrigger {
+function compileTrigger(trigger: TriggerDefinition): CompiledTrigger {
   return {
     name: trigger.name,
     table: trigger.table,
     operations: new Set(trigger.operations.map((op) => op.toUpperCase() as Operation)),
     columns: trigger.columns ?? null,
     where: trigger.where ? compileWhere(trigger.where) : null,
-    target: deliveryTarget(trigger),
-    maxRetries: trigger.retry.num_retries,
+    target: trigger.target,
+    maxRetries: shownMaxRetries(trigger.target.retry),
     payloadColumns: trigger.payload_columns ? new Set(trigger.payload_columns) : null,
     enableManual: trigger.enable_manual,
   };
-}
-
-/** Where and how a trigger's events are delivered. */
-export function deliveryTarget(trigger: TriggerConfig): DeliveryTarget {
-  // The schema requires exactly one of the two.
-  return trigger.sink === undefined
-    ? webhookTarget(trigger, trigger.webhook as string)
-    : natsTarget(trigger, trigger.sink);
-}
-
-function natsTarget(trigger: TriggerConfig, sink: NonNullable<TriggerConfig['sink']>): NatsTarget {
-  return {
-    type: 'nats',
-    trigger: trigger.name,
-    servers: sink.servers,
-    subject: new SubjectTemplate(sink.subject),
-    stream: sink.stream ?? null,
-    ackTimeoutMs: sink.ack_timeout_sec * 1000,
-    ordering: trigger.ordering,
-    concurrency: trigger.concurrency,
-  };
-}
-
-function webhookTarget(trigger: TriggerConfig, webhook: string): WebhookTarget {
-  const { retry } = trigger;
-  const { url, headers } = credentialsAsHeader(webhook, trigger.headers ?? {});
-  return {
-    type: 'webhook',
-    trigger: trigger.name,
-    url,
-    headers,
-    retry: {
-      numRetries: retry.num_retries,
-      intervalSec: retry.interval_sec,
-      timeoutSec: retry.timeout_sec,
-      backoff: retry.backoff,
-      maxIntervalSec: retry.max_interval_sec,
-      finalStatuses: retry.final_statuses,
-    },
-    ordering: trigger.ordering,
-    concurrency: trigger.concurrency,
-    batch: { maxEvents: trigger.batch.max_events, maxWaitMs: trigger.batch.max_wait_ms },
-    secrets: trigger.secrets,
-    tls: trigger.tls === undefined ? null : webhookTls(trigger.tls),
-  };
-}
-
-function webhookTls(tls: NonNullable<TriggerConfig['tls']>): WebhookTls {
-  const files: WebhookTls = {};
-  if (tls.ca_file !== undefined) files.caFile = tls.ca_file;
-  if (tls.cert_file !== undefined) files.certFile = tls.cert_file;
-  if (tls.key_file !== undefined) files.keyFile = tls.key_file;
-  return files;
 }
 
 /**
@@ -192,28 +151,5 @@ function accessor(relation: RelationInfo, values: TupleData): RowAccessor {
     const text = values[i];
     if (text === undefined) return undefined;
     return { text, typeOid: relation.compareTypes[i] ?? 0 };
-  };
-}
-
-/**
- * HTTP clients do not send a URL's user:password; receivers expecting Basic auth would reject every
- * request. The credentials become an Authorization header (unless one is configured) and leave the
- * URL, which is then safe to log.
- */
-function credentialsAsHeader(
-  webhook: string,
-  headers: Readonly<Record<string, string>>,
-): { url: string; headers: Readonly<Record<string, string>> } {
-  const url = new URL(webhook);
-  if (!url.username && !url.password) return { url: webhook, headers };
-  const basic = Buffer.from(
-    `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
-  ).toString('base64');
-  url.username = '';
-  url.password = '';
-  const configured = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
-  return {
-    url: url.toString(),
-    headers: configured ? headers : { ...headers, Authorization: `Basic ${basic}` },
   };
 }

@@ -1,7 +1,7 @@
-import type { Settlements, TrackedTransaction } from '../core/settlement.js';
 import type { DeliveryEvent, DeliveryTarget, Relation } from '../core/delivery-event.js';
 import type { Lsn } from '../core/lsn.js';
 import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
+import type { Settlements, TrackedTransaction } from '../core/settlement.js';
 import type { HasuraBody } from './payload.js';
 
 /** What an event reports to when it settles. */

@@ -1,7 +1,7 @@
-import type { Settlements } from '../core/settlement.js';
 import type { DeliveryEvent } from '../core/delivery-event.js';
 import { eventId } from '../core/event-id.js';
 import type { PipelineMetrics } from '../core/metrics/metrics.js';
+import type { Settlements } from '../core/settlement.js';
 import type { TupleData } from '../source/change.js';
 import { type RowImages, rowImages, rowKey, rowToJson, tupleKey } from '../source/row-images.js';
 import type { Change, RelationInfo, TransactionInfo } from '../source/transaction-reader.js';

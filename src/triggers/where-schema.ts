@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { ExactNumber } from '../core/json.js';
 
 /**
  * A trigger's `where`: Hasura's boolean expressions over the row after (`new`) and before (`old`)
- * the change. Integers arrive as bigint (the config loader keeps them exact under `where`).
+ * the change. Integers arrive as bigint (the config loader keeps them exact under `where`); a
+ * backfill's `where`, read as JSON, may also hold numbers a double would change as `ExactNumber`.
  */
-export type WhereLiteral = string | number | bigint | boolean;
+export type WhereLiteral = string | number | bigint | boolean | ExactNumber;
 
 export interface ColumnOperators {
   _eq?: WhereLiteral;
@@ -61,7 +63,10 @@ export const whereSchema = z.unknown().transform((value, ctx): WhereExpression =
 });
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  // An ExactNumber is a literal: taken for an object it would read as a condition on nothing.
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ExactNumber)
+  );
 }
 
 function checkExpression(value: unknown, path: Path, report: Report): void {
@@ -131,7 +136,10 @@ function checkLiteral(value: unknown, path: Path, report: Report): void {
   if (value === null) report('null is not a literal; use _is_null: true to match NULL', path);
   else if (Array.isArray(value))
     report('expected a literal, got a list (_in matches any of several values)', path);
-  else if (!['string', 'number', 'bigint', 'boolean'].includes(typeof value)) {
+  else if (
+    !['string', 'number', 'bigint', 'boolean'].includes(typeof value) &&
+    !(value instanceof ExactNumber)
+  ) {
     report('expected a literal (a string, number or boolean)', path);
   }
 }

@@ -4,10 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import {
-  type EmbeddedPostgresOptions,
-  startEmbeddedPostgres,
-} from '../../src/commands/demo/embedded-postgres.js';
+import { type EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded-postgres.js';
 import { waitUntil } from './receiver.js';
 
 export interface DatabaseOptions extends EmbeddedPostgresOptions {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Consumer, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
+import { freePort } from './embedded-postgres.js';
 import { waitUntil } from './receiver.js';
 
 /**

@@ -1,10 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import {
-  type EmbeddedPostgresHandle,
-  selectedPostgres,
-  systemPostgresBinDir,
-} from '../../src/commands/demo/embedded-postgres.js';
+import { type EmbeddedPostgresHandle, selectedPostgres, systemPostgresBinDir } from './embedded-postgres.js';
 
 /**
  * The Postgres major version the tests run against, known before any server starts, so a test can be

@@ -1,17 +1,14 @@
-/** A WebhookSink with its log lines captured, real receivers on 127.0.0.1 and events to send them. */
+/** The delivery engine with its log lines captured, real receivers on 127.0.0.1 and webhook events to send them. */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import type {
-  DeliveryEvent,
-  OrderingMode,
-  RetryPolicy,
-  WebhookTarget,
-} from '../../src/core/delivery-event.js';
-import { type AttemptInfo, type FinalFailure, WebhookSink } from '../../src/sinks/webhook-sink.js';
+import type { AttemptInfo, DeliveryEvent, OrderingMode, RetryPolicy } from '../../src/core/delivery-event.js';
+import { DeliveryEngine } from '../../src/sinks/engine.js';
+import type { FinalFailure } from '../../src/sinks/engine-hooks.js';
+import type { WebhookTarget } from '../../src/sinks/webhook/target.js';
 
 export const USER_AGENT = 'walhook-test/1.0';
 export const SECRET = 'Bearer s3cr3t-t0ken-value';
@@ -87,7 +84,7 @@ export function sinkWithLogs(options: { deadLetter?: (event: DeliveryEvent) => P
   });
   const deadLetters: DeadLetterCall[] = [];
   const attemptInfos: AttemptInfo[] = [];
-  const sink = new WebhookSink({
+  const sink = new DeliveryEngine({
     logger: pino({ level: 'debug' }, stream),
     userAgent: USER_AGENT,
     deadLetter: (event, failure) => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
+import { freePort } from './embedded-postgres.js';
 import { waitUntil } from './receiver.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');

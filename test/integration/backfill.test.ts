@@ -198,7 +198,10 @@ test('walhook invoke delivers one row now as MANUAL; enable_manual, missing rows
     assert.equal(locked.code, 1);
     assert.match(locked.stderr, /HTTP 403: trigger small_locked has enable_manual: false/);
     const missing = await cli('invoke', '--trigger', 'small_hook', '--key', '{"id": 999999}');
-    assert.match(missing.stderr, /HTTP 404: no row of public.small has the key \{"id":"999999"\}/);
+    assert.match(
+      missing.stderr,
+      /HTTP 404: trigger small_hook: no row of public.small has the key \{"id":999999\}/,
+    );
     const wrongKey = await cli('invoke', '--trigger', 'small_hook', '--key', '{"label": "x"}');
     assert.match(wrongKey.stderr, /HTTP 400: the key of public.small is \["id"\]/);
 

@@ -3,15 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseConfig, parseConfigs } from '../../src/config/load.js';
+import { parseConfigs } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { userAgent } from '../../src/core/version.js';
-import {
-  type DeadLetter,
-  type DeadLetterStore,
-  letterToJson,
-  openDeadLetterStore,
-} from '../../src/dead-letters/store.js';
+import { openDeadLetterStore } from '../../src/dead-letters/open.js';
+import { type DeadLetter, type DeadLetterStore, letterToJson } from '../../src/dead-letters/store.js';
+import { parseConfig } from '../helpers/config.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { runCli, writeConfig } from '../helpers/walhook.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
 import { type Database, startDatabase } from '../helpers/database.js';
+import { freePort } from '../helpers/embedded-postgres.js';
 import { type Receiver, startReceiver, waitUntil } from '../helpers/receiver.js';
 import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
 

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
-import { createLogger, ERROR_REPEAT_INTERVAL_MS } from '../../src/core/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { RepeatLimiter } from '../../src/core/rate-limit.js';
 import { type Database, startDatabase } from '../helpers/database.js';
+import { freePort } from '../helpers/embedded-postgres.js';
 import { waitUntil } from '../helpers/receiver.js';
 import { type LogLine, WalhookProcess } from '../helpers/walhook.js';
 
@@ -73,8 +73,11 @@ test('a repeated error (same code and trigger) is written at error once per inte
     sink.error({ code: 'WALHOOK_ERR_DELIVERY_FAILED', trigger: 'a', n: i }, 'failed');
   sink.error({ code: 'WALHOOK_ERR_DELIVERY_FAILED', trigger: 'b' }, 'failed');
   sink.error({ trigger: 'a' }, 'another message');
-  advance(ERROR_REPEAT_INTERVAL_MS);
+  // The 60 seconds docs/logs.md promises: still held back just before, written at error from then.
+  advance(59_999);
   sink.error({ code: 'WALHOOK_ERR_DELIVERY_FAILED', trigger: 'a', n: 3 }, 'failed');
+  advance(1);
+  sink.error({ code: 'WALHOOK_ERR_DELIVERY_FAILED', trigger: 'a', n: 4 }, 'failed');
   sink.error(new Error('no fields'));
   sink.error('just %s', 'text');
   assert.deepEqual(
@@ -85,7 +88,8 @@ test('a repeated error (same code and trigger) is written at error once per inte
       ['warn', 'a', 2, true, undefined, 'failed'],
       ['error', 'b', undefined, undefined, undefined, 'failed'],
       ['error', 'a', undefined, undefined, undefined, 'another message'],
-      ['error', 'a', 3, undefined, 2, 'failed'],
+      ['warn', 'a', 3, true, undefined, 'failed'],
+      ['error', 'a', 4, undefined, 3, 'failed'],
       ['error', undefined, undefined, undefined, undefined, 'no fields'],
       ['error', undefined, undefined, undefined, undefined, 'just text'],
     ],

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
 import { type Database, lsnValue, startDatabase } from '../helpers/database.js';
+import { freePort } from '../helpers/embedded-postgres.js';
 import { type Receiver, sleep, startReceiver, waitUntil } from '../helpers/receiver.js';
 import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
 
@@ -595,8 +595,8 @@ triggers:
   assert.ok(retained.on < 8 * MiB, `with heartbeats little WAL is retained (${mib(retained.on)})`);
   assert.ok(txns.on > txns.off, 'heartbeats reach the slot as transactions');
   // Measured, not assumed: Postgres sends a keepalive with the position it decoded up to whenever it
-  // has caught up, and walhook confirms that position while idle (design notes, rule 3), so without
-  // heartbeats the slot follows just as closely (see the diagnostic above).
+  // has caught up, and walhook confirms that position while idle (docs/architecture.md, acknowledgement
+  // rule 3), so without heartbeats the slot follows just as closely (see the diagnostic above).
   assert.ok(peak.off < 16 * MiB, `without heartbeats keepalives move the slot (${mib(peak.off)} at most)`);
   assert.ok(
     confirmedAfter.off < MiB,

@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { batchMessageId } from '../../src/sinks/signature.js';
+import { batchMessageId } from '../../src/sinks/webhook/signature.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { waitUntil } from '../helpers/receiver.js';
 import { WalhookProcess } from '../helpers/walhook.js';

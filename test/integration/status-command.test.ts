@@ -5,16 +5,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
-import {
-  formatBytes,
-  formatDuration,
-  formatRate,
-  renderStatus,
-  statusUrl,
-} from '../../src/commands/status.js';
+import { renderStatus, statusCommand } from '../../src/commands/status.js';
 import type { Status } from '../../src/service/status.js';
 import { startDatabase } from '../helpers/database.js';
+import { freePort } from '../helpers/embedded-postgres.js';
 import { startReceiver, waitUntil } from '../helpers/receiver.js';
 import { countersConfig } from '../helpers/stream-check.js';
 import { ROOT, runCli, WalhookProcess } from '../helpers/walhook.js';
@@ -139,35 +133,6 @@ test('what a report does not know yet is shown as unknown, not as zero', () => {
   assert.ok(renderStatus({ ...FIXTURE, triggers: [] }).includes('no triggers'));
 });
 
-test('human units', () => {
-  assert.deepEqual([0, 1023, 1024, 1536, 5 * 1024 ** 2, 3 * 1024 ** 4].map(formatBytes), [
-    '0 B',
-    '1023 B',
-    '1.0 KiB',
-    '1.5 KiB',
-    '5.0 MiB',
-    '3.0 TiB',
-  ]);
-  assert.deepEqual([0.2, 9.96, 12.3, 245, 7380, 273_600].map(formatDuration), [
-    '0.2 s',
-    '10 s',
-    '12 s',
-    '4 m 05 s',
-    '2 h 03 m',
-    '3 d 04 h',
-  ]);
-  assert.deepEqual([0, 0.126, 12.34, 5000.5].map(formatRate), ['0.00', '0.13', '12.3', '5,001']);
-});
-
-test('the /status URL of a base URL', () => {
-  assert.equal(statusUrl('http://127.0.0.1:9187'), 'http://127.0.0.1:9187/status');
-  assert.equal(statusUrl('http://host:9187/'), 'http://host:9187/status');
-  assert.equal(statusUrl('https://ops.example.com/walhook/'), 'https://ops.example.com/walhook/status');
-  assert.equal(statusUrl('http://host/status'), 'http://host/status');
-  assert.throws(() => statusUrl('localhost:9187'), /not an http or https URL/);
-  assert.throws(() => statusUrl('nope'), /is not a URL such as http:\/\/127\.0\.0\.1:9187/);
-});
-
 const requests: string[] = [];
 let answer: { status: number; body: string } = { status: 200, body: JSON.stringify(FIXTURE) };
 const server = createServer((req, res) => {
@@ -183,6 +148,28 @@ before(async () => {
 after(() => {
   server.closeAllConnections();
   server.close();
+});
+
+test('--url is a base URL or the /status URL itself', async () => {
+  const errors: string[] = [];
+  const output = { out: () => {}, err: (line: string) => errors.push(line) };
+  const asked = async (url: string) => {
+    await statusCommand(['--url', url, '--json'], output);
+    return requests.at(-1);
+  };
+  assert.equal(await asked(base), '/status');
+  assert.equal(await asked(`${base}/`), '/status');
+  assert.equal(await asked(`${base}/status`), '/status');
+  assert.equal(await asked(`${base}/walhook/`), '/walhook/status');
+  // https is taken too: this server speaks no TLS, so the line saying so shows the URL asked for.
+  const tls = `${base.replace('http:', 'https:')}/walhook`;
+  assert.equal(await statusCommand(['--url', tls, '--json'], output), 1);
+  assert.match(errors.at(-1) ?? '', new RegExp(`^walhook status: cannot reach ${tls}/status: `));
+  await assert.rejects(statusCommand(['--url', 'localhost:9187'], output), /not an http or https URL/);
+  await assert.rejects(
+    statusCommand(['--url', 'nope'], output),
+    /is not a URL such as http:\/\/127\.0\.0\.1:9187/,
+  );
 });
 
 test('walhook status prints the view of the served report', async () => {

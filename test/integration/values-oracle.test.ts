@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { TypeCatalog } from '../../src/source/type-catalog.js';
-import { jsonString, valueToJson } from '../../src/source/values.js';
+import { jsonString } from '../../src/source/values.js';
 import { comparatorFor } from '../../src/triggers/compare.js';
 import { compileWhere, type RowAccessor } from '../../src/triggers/where.js';
 import { type WhereLiteral, whereSchema } from '../../src/triggers/where-schema.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 
 /** Postgres is the oracle: walhook must render and compare values exactly as it does. */
+
+// Built-in types need no catalog query: a catalog that loaded nothing renders them as the stream does.
+const builtins = new TypeCatalog();
+const valueToJson = (text: string, typeOid: number) => builtins.renderer(typeOid)(text);
 
 let database: Database | undefined;
 

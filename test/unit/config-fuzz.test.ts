@@ -55,7 +55,8 @@ before(async () => {
 test('the valid base config loads, so mutations start from something that works', () => {
   const [config] = parseConfigs(VALID, LABEL, ENV, secretsDir);
   assert.equal(config?.server.admin_token, 'an-admin-token-of-32-characters!');
-  assert.equal(config?.triggers[0]?.headers?.Authorization, 'Bearer fuzz-token-value');
+  const sink = config?.triggers[0]?.sink;
+  assert.equal(sink?.type === 'webhook' && sink.headers?.Authorization, 'Bearer fuzz-token-value');
 });
 
 test('random text: a config or a one-line config error', { timeout: FUZZ_TIMEOUT_MS }, () => {

@@ -3,8 +3,9 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { loadConfigs, parseConfig } from '../../src/config/load.js';
+import { loadConfigs } from '../../src/config/load.js';
 import type { WalhookError } from '../../src/core/errors.js';
+import { parseConfig } from '../helpers/config.js';
 
 let dir = '';
 
@@ -44,9 +45,11 @@ test(`\${file:PATH} is the file without one trailing newline, always a string`, 
     {},
   );
   assert.equal(parsed.server.admin_token, '12345678901234567890', 'a numeric secret stays a string');
-  assert.equal(parsed.triggers[0]?.headers?.Authorization, 'Bearer crlf-token-0123456789');
+  const sink = parsed.triggers[0]?.sink;
+  assert.ok(sink?.type === 'webhook');
+  assert.equal(sink.headers?.Authorization, 'Bearer crlf-token-0123456789');
   assert.equal(
-    parsed.triggers[0]?.headers?.['X-Ref'],
+    sink.headers?.['X-Ref'],
     `\${HOME}-not-expanded-again`,
     'file content is not interpolated again',
   );
@@ -66,7 +69,8 @@ test('a relative path starts at the config file folder, not the working director
 
 test('$${file:PATH} is the literal text', () => {
   const parsed = parseConfig(config('  port: 1', 'X-Template: "$${file:/etc/passwd}"'), 'test.yaml', {});
-  assert.equal(parsed.triggers[0]?.headers?.['X-Template'], `\${file:/etc/passwd}`);
+  const sink = parsed.triggers[0]?.sink;
+  assert.equal(sink?.type === 'webhook' && sink.headers?.['X-Template'], `\${file:/etc/passwd}`);
 });
 
 test('an unreadable secret file is a one-line error naming the key and the file', () => {

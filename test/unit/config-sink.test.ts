@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
+import { shownMaxRetries } from '../../src/core/delivery-event.js';
 import { isWalhookError } from '../../src/core/errors.js';
-import { deliveryTarget } from '../../src/triggers/matcher.js';
+import type { NatsTarget } from '../../src/sinks/nats/target.js';
+import { sinkTarget } from '../../src/sinks/registry.js';
+import type { WebhookTarget } from '../../src/sinks/webhook/target.js';
+import { parseConfig } from '../helpers/config.js';
 
 const FILE = 'walhook.yaml';
 
@@ -32,9 +35,38 @@ test('a NATS sink gets its defaults and no webhook', () => {
     subject: 'walhook.{schema}.{table}.{op}',
     ack_timeout_sec: 5,
   });
-  assert.equal(trigger?.webhook, undefined);
-  // The payload's delivery_info still reads them, as for a webhook trigger with no retry block.
-  assert.equal(trigger?.retry.num_retries, 0);
+  assert.ok(trigger);
+  assert.equal(trigger.retry, undefined);
+  // Without a retry block a publish is retried until acknowledged; the payload shows max_retries 0.
+  const { retry } = sinkTarget(trigger);
+  assert.deepEqual(retry, {
+    numRetries: Number.POSITIVE_INFINITY,
+    intervalSec: 0.1,
+    backoff: 'exponential',
+    maxIntervalSec: 5,
+    finalStatuses: [],
+    timeoutSec: 5,
+  });
+  assert.equal(shownMaxRetries(retry), 0);
+});
+
+test('a retry block on a NATS trigger is its policy, and the payload shows its max_retries', () => {
+  const [trigger] = parseConfig(
+    withTrigger(NATS, 'retry: { num_retries: 2, interval_sec: 0, backoff: fixed }'),
+    FILE,
+    {},
+  ).triggers;
+  assert.ok(trigger);
+  const { retry } = sinkTarget(trigger);
+  assert.deepEqual(retry, {
+    numRetries: 2,
+    intervalSec: 0,
+    timeoutSec: 5,
+    backoff: 'fixed',
+    maxIntervalSec: 600,
+    finalStatuses: [],
+  });
+  assert.equal(shownMaxRetries(retry), 2);
 });
 
 test('every key of a NATS sink', () => {
@@ -53,8 +85,8 @@ test('every key of a NATS sink', () => {
     {},
   ).triggers;
   assert.ok(trigger);
-  const target = deliveryTarget(trigger);
-  assert.ok(target.type === 'nats');
+  const target = sinkTarget(trigger) as NatsTarget;
+  assert.equal(target.type, 'nats');
   assert.deepEqual(target.servers, ['nats://n1:4222', 'nats://n2:4222', 'nats://n3']);
   assert.equal(
     target.subject.render({ schema: 'public', name: 'orders' }, 'INSERT'),
@@ -75,12 +107,16 @@ test('a trigger needs exactly one of webhook and sink', () => {
 });
 
 test('keys meaningful only for webhooks are refused next to a sink', () => {
-  invalid(
-    withTrigger(NATS, 'retry: { num_retries: 3 }'),
-    'triggers[0].retry: only for webhook triggers: a sink retries until the broker acknowledges',
-  );
   invalid(withTrigger(NATS, 'headers: { X-A: b }'), 'triggers[0].headers: only for webhook triggers');
   invalid(withTrigger(NATS, 'batch: { max_events: 10 }'), 'triggers[0].batch: only for webhook triggers');
+  invalid(
+    withTrigger(NATS, 'retry: { num_retries: 3, timeout_sec: 2 }'),
+    'triggers[0].retry.timeout_sec: not for a nats sink: a publish waits sink.ack_timeout_sec for its acknowledgement',
+  );
+  invalid(
+    withTrigger(NATS, 'retry: { final_statuses: [410] }'),
+    'triggers[0].retry.final_statuses: not for a nats sink: a broker answers with no HTTP status',
+  );
 });
 
 test('a bad sink is reported with its key path', () => {
@@ -88,7 +124,14 @@ test('a bad sink is reported with its key path', () => {
     withTrigger('sink: { type: nats, servers: [nats://a], subjet: x }'),
     'triggers[0].sink.subjet: unknown key (expected one of type, servers, subject, stream, ack_timeout_sec)',
   );
-  invalid(withTrigger('sink: { type: kafka, servers: [nats://a] }'), 'triggers[0].sink.type: expected nats');
+  invalid(
+    withTrigger('sink: { type: kafka, servers: [nats://a] }'),
+    'triggers[0].sink.type: expected one of webhook, nats',
+  );
+  invalid(
+    withTrigger('sink: { servers: [nats://a] }'),
+    'triggers[0].sink.type: required (one of webhook, nats)',
+  );
   invalid(withTrigger('sink: { type: nats }'), 'triggers[0].sink.servers: required');
   invalid(withTrigger('sink: { type: nats, servers: [] }'), 'triggers[0].sink.servers: must not be empty');
   for (const server of ['http://a:4222', 'nats://user:pw@a:4222', 'nats://a:4222/path', 'a:4222']) {
@@ -116,5 +159,64 @@ test('a bad sink is reported with its key path', () => {
   invalid(
     withTrigger('sink: { type: nats, servers: [nats://a], ack_timeout_sec: 0 }'),
     'triggers[0].sink.ack_timeout_sec: must be > 0',
+  );
+});
+
+const HOOK = 'https://u:p@hooks.example.com/orders';
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+test('a webhook sink mapping means what the shorthand means', () => {
+  const keys = [
+    `headers: { X-Api-Key: k3y }`,
+    `secret: ${SECRET}`,
+    'tls: { ca_file: /etc/walhook/ca.pem }',
+    'batch: { max_events: 10 }',
+  ];
+  const shorthand = parseConfig(withTrigger(`webhook: ${HOOK}`, ...keys), FILE, {}).triggers[0];
+  const mapping = parseConfig(
+    withTrigger('sink:', '  type: webhook', `  url: ${HOOK}`, ...keys.map((key) => `  ${key}`)),
+    FILE,
+    {},
+  ).triggers[0];
+  assert.ok(shorthand && mapping);
+  assert.deepEqual(mapping, shorthand);
+  const target = sinkTarget(mapping) as WebhookTarget;
+  assert.equal(target.type, 'webhook');
+  assert.equal(target.url, 'https://hooks.example.com/orders');
+  assert.deepEqual(target.headers, {
+    'X-Api-Key': 'k3y',
+    Authorization: `Basic ${Buffer.from('u:p').toString('base64')}`,
+  });
+  assert.deepEqual(target.secrets, [SECRET]);
+  assert.deepEqual(target.tls, { caFile: '/etc/walhook/ca.pem' });
+  assert.deepEqual(target.batch, { maxEvents: 10, maxWaitMs: 50 });
+  assert.equal(shownMaxRetries(target.retry), 0);
+});
+
+test('a bad webhook sink is reported with its key path', () => {
+  invalid(
+    withTrigger('sink: { type: webhook, url: http://a/h, servers: [nats://a] }'),
+    'triggers[0].sink.servers: unknown key (expected one of type, url, headers, secret, tls, batch)',
+  );
+  invalid(withTrigger('sink: { type: webhook }'), 'triggers[0].sink.url: required');
+  invalid(
+    withTrigger('sink: { type: webhook, url: ftp://a/h }'),
+    'triggers[0].sink.url: expected an http or https URL',
+  );
+  invalid(
+    withTrigger('sink: { type: webhook, url: http://a/h, tls: { ca_file: /ca.pem } }'),
+    'triggers[0].sink.tls: only for an https webhook URL',
+  );
+  invalid(
+    withTrigger('sink: { type: webhook, url: http://a/h, headers: { "Bad Name": x } }'),
+    'triggers[0].sink.headers["Bad Name"]: not a valid HTTP header name',
+  );
+  invalid(
+    withTrigger('sink: { type: webhook, url: http://a/h }', 'headers: { X-A: b }'),
+    'triggers[0].headers: set it in the sink (sink.headers)',
+  );
+  invalid(
+    withTrigger('webhook: http://a/h', 'sink: { type: webhook, url: http://a/h }'),
+    'triggers[0].sink: set either webhook or sink, not both',
   );
 });

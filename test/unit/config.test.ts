@@ -3,8 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadConfigs } from '../../src/config/load.js';
 import { type ErrorCode, isWalhookError } from '../../src/core/errors.js';
+import { parseConfig } from '../helpers/config.js';
 
 const FILE = 'walhook.yaml';
 
@@ -64,20 +65,15 @@ test('applies every default to a minimal file', () => {
         table: { schema: 'public', name: 'orders' },
         tableText: 'orders',
         operations: ['insert'],
-        webhook: 'http://127.0.0.1:3000/hooks/orders',
         enable_manual: false,
-        secrets: [],
-        retry: {
-          num_retries: 0,
-          interval_sec: 10,
-          timeout_sec: 60,
-          backoff: 'exponential',
-          max_interval_sec: 600,
-          final_statuses: [],
-        },
         ordering: 'row',
         concurrency: 64,
-        batch: { max_events: 1, max_wait_ms: 50 },
+        sink: {
+          type: 'webhook',
+          url: 'http://127.0.0.1:3000/hooks/orders',
+          secrets: [],
+          batch: { max_events: 1, max_wait_ms: 50 },
+        },
       },
     ],
     pipeline: 'default',
@@ -174,13 +170,20 @@ triggers:
     where: { new: { status: { _eq: 'paid' } } },
     payload_columns: ['status', 'note'],
     enable_manual: true,
-    webhook: 'https://hooks.example.com/orders?x=1',
-    headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
-    secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='],
-    tls: {
-      ca_file: '/etc/walhook/hooks-ca.crt',
-      cert_file: '/etc/walhook/me.crt',
-      key_file: '/etc/walhook/me.key',
+    sink: {
+      type: 'webhook',
+      url: 'https://hooks.example.com/orders?x=1',
+      headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
+      secrets: [
+        'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+      ],
+      tls: {
+        ca_file: '/etc/walhook/hooks-ca.crt',
+        cert_file: '/etc/walhook/me.crt',
+        key_file: '/etc/walhook/me.key',
+      },
+      batch: { max_events: 500, max_wait_ms: 0 },
     },
     retry: {
       num_retries: 3,
@@ -192,7 +195,6 @@ triggers:
     },
     ordering: 'trigger',
     concurrency: 8,
-    batch: { max_events: 500, max_wait_ms: 0 },
   });
 });
 
@@ -248,8 +250,10 @@ triggers:
   assert.equal(config.source.slot, 'walhook_dev');
   assert.equal(config.source.publication, 'pub');
   assert.equal(config.server.host, '127.0.0.1');
-  assert.equal(config.triggers[0]?.webhook, 'http://localhost:3000/hooks/orders');
-  assert.deepEqual(config.triggers[0]?.headers, {
+  const sink = config.triggers[0]?.sink;
+  assert.ok(sink?.type === 'webhook');
+  assert.equal(sink.url, 'http://localhost:3000/hooks/orders');
+  assert.deepEqual(sink.headers, {
     Authorization: 'Bearer s3cr3t',
     'X-Literal': `\${NOT_A_VAR} and \${}`,
     'X-Dollars': 'cost $5 fallback',
@@ -509,7 +513,8 @@ test('reports unset variables and malformed references by key path, never by val
 
 test('returns a deeply frozen config', () => {
   const config = parseConfig(withTrigger('headers: { A: b }'), FILE, {});
-  assert.ok(Object.isFrozen(config.triggers[0]?.headers));
+  const sink = config.triggers[0]?.sink;
+  assert.ok(sink?.type === 'webhook' && Object.isFrozen(sink.headers));
   assert.throws(() => {
     (config.server as { port: number }).port = 1;
   }, TypeError);
@@ -518,14 +523,14 @@ test('returns a deeply frozen config', () => {
   }, TypeError);
 });
 
-test('loadConfig reads the file and reports an unreadable one', async () => {
+test('loadConfigs reads the file and reports an unreadable one', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'walhook-config-'));
   try {
     const path = join(dir, 'walhook.yaml');
     await writeFile(path, MINIMAL);
-    assert.equal((await loadConfig(path, {})).triggers[0]?.name, 'orders_paid');
+    assert.equal((await loadConfigs(path, {}))[0]?.triggers[0]?.name, 'orders_paid');
     const missing = join(dir, 'missing.yaml');
-    await assert.rejects(loadConfig(missing, {}), (err: unknown) => {
+    await assert.rejects(loadConfigs(missing, {}), (err: unknown) => {
       assert.ok(isWalhookError(err, 'WALHOOK_ERR_CONFIG_READ'));
       assert.equal(
         err.message,

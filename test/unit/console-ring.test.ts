@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TriggerConfig } from '../../src/config/schema.js';
-import type { WebhookTarget } from '../../src/core/delivery-event.js';
+import type { DeliveryEvent } from '../../src/core/delivery-event.js';
 import { isLoopback } from '../../src/server/console/console.js';
-import {
-  MAX_ATTEMPTS_KEPT,
-  MAX_BODY_CHARS,
-  RecentDeliveries,
-} from '../../src/server/console/recent-deliveries.js';
-import { BUCKET_MS, Throughput, WINDOW_BUCKETS, windowTotals } from '../../src/server/console/throughput.js';
+import { RecentDeliveries } from '../../src/server/console/recent-deliveries.js';
+import { BUCKET_MS, Throughput, windowTotals } from '../../src/server/console/throughput.js';
 import { invocationDetail, triggerDefinition } from '../../src/server/console/views.js';
-import type { AttemptResult } from '../../src/sinks/webhook-client.js';
-import type { SentAttempt, WebhookEvent } from '../../src/sinks/webhook-sink.js';
+import type { SentAttempt } from '../../src/sinks/engine-hooks.js';
+import type { AttemptResult } from '../../src/sinks/plugin.js';
+import type { WebhookTarget } from '../../src/sinks/webhook/target.js';
 
 const target: WebhookTarget = {
   type: 'webhook',
@@ -33,7 +30,7 @@ const target: WebhookTarget = {
   tls: null,
 };
 
-function event(n: number, trigger = 'orders'): WebhookEvent {
+function event(n: number, trigger = 'orders'): DeliveryEvent<WebhookTarget> {
   return {
     id: `event-${n}`,
     target: { ...target, trigger },
@@ -118,6 +115,7 @@ test('an event keeps its place while it is retried; status follows its last atte
 });
 
 test('only the latest attempts are kept, the count of all of them too', () => {
+  const MAX_ATTEMPTS_KEPT = 10;
   const ring = new RecentDeliveries(2);
   const total = MAX_ATTEMPTS_KEPT + 5;
   for (let retry = 0; retry < total; retry++)
@@ -129,6 +127,7 @@ test('only the latest attempts are kept, the count of all of them too', () => {
 });
 
 test('a batch is recorded once per event with the same request; a large body is cut, with its size', () => {
+  const MAX_BODY_CHARS = 64 * 1024;
   const ring = new RecentDeliveries(10);
   const body = `{"events":[${'"x",'.repeat(MAX_BODY_CHARS / 2)}"é"]}`;
   ring.attempt([event(1), event(2)], sent('delivered', { body }));
@@ -198,9 +197,12 @@ test('a trigger definition keeps its shape with secrets, header values and URL c
     table: { schema: 'public', name: 'orders' },
     tableText: 'orders',
     operations: ['insert'],
-    webhook: 'https://user:pw@hooks.example/in',
-    headers: { Authorization: 'Bearer x-very-secret' },
-    secrets: ['whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0'],
+    sink: {
+      type: 'webhook',
+      url: 'https://user:pw@hooks.example/in',
+      headers: { Authorization: 'Bearer x-very-secret' },
+      secrets: ['whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0'],
+    },
     where: { new: { id: { _gt: 10n }, big: { _lt: 2n ** 70n } } },
     enable_manual: false,
     ordering: 'row',
@@ -239,6 +241,7 @@ test('throughput buckets count what settled between readings, over the last 10 m
   assert.deepEqual(windowTotals([]), { delivered: 0, failed: 0, failureRatio: 0 });
 
   // Ten minutes on, the window holds 120 buckets and the old ones are gone, even where slots are reused.
+  const WINDOW_BUCKETS = (10 * 60 * 1000) / BUCKET_MS;
   const later = start + BUCKET_MS * (WINDOW_BUCKETS + 2);
   series.observe(later, 16, 2);
   const window = series.points(later);

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
 import { isWalhookError } from '../../src/core/errors.js';
+import { parseConfig } from '../helpers/config.js';
 
 // The static side of deploy/: how the files fit each other and walhook. What needs a tool or a running
 // walhook (the Dockerfile's steps, promtool, kubectl, systemd-analyze, Prometheus) is in
@@ -105,8 +105,8 @@ test('compose: Postgres with logical WAL, walhook with the example config, recei
   );
   assert.equal(database.pathname, `/${environment(postgres).POSTGRES_DB}`);
   for (const trigger of config.triggers) {
-    assert.ok(trigger.webhook, `${trigger.name} delivers to the receiver`);
-    const url = new URL(trigger.webhook);
+    assert.ok(trigger.sink.type === 'webhook', `${trigger.name} delivers to the receiver`);
+    const url = new URL(trigger.sink.url);
     assert.equal(url.hostname, 'receiver', trigger.name);
     assert.equal(url.port, environment(receiver).PORT, trigger.name);
   }
@@ -144,7 +144,9 @@ test('example configs: load with DATABASE_URL and WEBHOOK_TOKEN, listen on all i
     const config = parseConfig(text, path, env);
     assert.equal(config.server.host, '0.0.0.0', path);
     assert.ok(
-      config.triggers.every((t) => t.headers?.Authorization === 'Bearer t0ken'),
+      config.triggers.every(
+        (t) => t.sink.type === 'webhook' && t.sink.headers?.Authorization === 'Bearer t0ken',
+      ),
       path,
     );
     assert.throws(

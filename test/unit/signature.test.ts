@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { batchMessageId, signatureHeaders } from '../../src/sinks/signature.js';
+import { batchMessageId, signatureHeaders } from '../../src/sinks/webhook/signature.js';
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const ID = 'dc3cf53a-a0ea-54c2-984b-2bab039b48d3';

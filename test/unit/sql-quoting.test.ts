@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { TriggerConfig } from '../../src/config/schema.js';
-import { publicationGap, unpublished, watchPublication } from '../../src/source/publication.js';
-import { identityNeeds } from '../../src/triggers/identity-needs.js';
+import { publicationGap, watchPublication } from '../../src/source/publication.js';
 import { ensureSlot } from '../../src/source/slot.js';
 import {
   describeTables,
@@ -14,6 +13,7 @@ import {
 } from '../../src/source/tables.js';
 import { fetchUnchangedToast } from '../../src/source/toast.js';
 import type { Change } from '../../src/source/transaction-reader.js';
+import { identityNeeds } from '../../src/triggers/identity-needs.js';
 
 /** Names that break a statement unless quoted: injections, quotes of both kinds, reserved words, unicode. */
 const HOSTILE = [
@@ -153,12 +153,17 @@ test('the publication statements quote every table, and lookups bind names as pa
 });
 
 test('a table published under a dotted name is not mistaken for another', async () => {
-  const published = recorder(() => [{ schemaname: 'a.b', tablename: 'c' }]);
-  const missing = await unpublished(published.client, 'walhook', [
-    { schema: 'a', name: 'b.c' },
-    { schema: 'a.b', name: 'c' },
+  const published = recorder((sql) =>
+    sql.includes('FROM pg_publication WHERE')
+      ? [{ all: false, viaroot: true }]
+      : [{ schemaname: 'a.b', tablename: 'c' }],
+  );
+  const dotted = info({ schema: 'a', name: 'b.c' }, { oid: 1 });
+  const gap = await publicationGap(published.client, 'walhook', [
+    dotted,
+    info({ schema: 'a.b', name: 'c' }, { oid: 2 }),
   ]);
-  assert.deepEqual(missing, [{ schema: 'a', name: 'b.c' }]);
+  assert.deepEqual(gap.missing, [dotted]);
 });
 
 test('the publication watch adds a hostile table back with a quoted statement', async () => {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { isWalhookError } from '../../src/core/errors.js';
-import { checkTriggerTls, readTls } from '../../src/sinks/tls-files.js';
+import { readTls } from '../../src/sinks/webhook/tls-files.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 
 let pki: TestPki;
@@ -12,10 +12,10 @@ before(() => {
   pki = makeTestPki();
 });
 
-/** The one-line message of the WALHOOK_ERR_TLS_FILE that checking throws. */
+/** The one-line message of the WALHOOK_ERR_TLS_FILE that reading the files of trigger `orders` throws. */
 function problem(tls: { ca_file?: string; cert_file?: string; key_file?: string }): string {
   try {
-    checkTriggerTls([{ name: 'orders', tls }]);
+    readTls('orders', { caFile: tls.ca_file, certFile: tls.cert_file, keyFile: tls.key_file });
   } catch (err) {
     assert.ok(isWalhookError(err, 'WALHOOK_ERR_TLS_FILE'), String(err));
     assert.equal(err.exitCode, 2);
@@ -25,12 +25,8 @@ function problem(tls: { ca_file?: string; cert_file?: string; key_file?: string 
   assert.fail('expected WALHOOK_ERR_TLS_FILE');
 }
 
-test('good files are read once per setting; triggers without tls are skipped', () => {
+test('good files are read once per setting', () => {
   const files = { caFile: pki.ca.certFile, certFile: pki.client.certFile, keyFile: pki.client.keyFile };
-  checkTriggerTls([
-    { name: 'plain' },
-    { name: 'orders', tls: { ca_file: files.caFile, cert_file: files.certFile, key_file: files.keyFile } },
-  ]);
   const material = readTls('orders', files);
   assert.deepEqual(material, { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key });
   assert.equal(readTls('other', files), material, 'the same files are the same material');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { ChunkWindows, WATERMARK_PREFIX, watermarkContent } from '../../src/backfill/watermarks.js';
+import { ChunkWindows, WATERMARK_SQL, watermarkContent } from '../../src/backfill/watermarks.js';
 import { CheckpointTracker } from '../../src/checkpoint/tracker.js';
 import type { TupleData } from '../../src/source/change.js';
 import { decodePgoutput } from '../../src/source/pgoutput-decoder.js';
@@ -17,6 +17,8 @@ const INT4 = 23;
 const TEXT = 25;
 const ORDERS = 16384;
 const OTHER = 16390;
+// Spelt out: it stands in the WAL, where whatever else decodes the database's logical messages sees it.
+const WATERMARK_PREFIX = 'walhook-watermark';
 const columns = [
   { name: 'id', typeOid: INT4, typeModifier: -1, isKey: true },
   { name: 'note', typeOid: TEXT, typeModifier: -1, isKey: false },
@@ -155,4 +157,8 @@ test('a chunk whose rows are not read yet is not handed on; forget drops it', ()
   assert.equal(c.emitted.length, 0);
   h.windows.forget('run/5');
   assert.equal(h.windows.size, 0);
+});
+
+test('the marks are written with the prefix they are read by', () => {
+  assert.match(WATERMARK_SQL, new RegExp(`pg_logical_emit_message\\(true, '${WATERMARK_PREFIX}', \\$1\\)`));
 });

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import type { WebhookTarget, WebhookTls } from '../../src/core/delivery-event.js';
-import { WebhookClient } from '../../src/sinks/webhook-client.js';
+import { WebhookClient } from '../../src/sinks/webhook/client.js';
+import type { WebhookTarget, WebhookTls } from '../../src/sinks/webhook/target.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 
 let pki: TestPki;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
-import { deliveryTarget } from '../../src/triggers/matcher.js';
+import { sinkTarget } from '../../src/sinks/registry.js';
+import type { WebhookTarget } from '../../src/sinks/webhook/target.js';
+import { parseConfig } from '../helpers/config.js';
 
 const target = (webhook: string, headers = '') => {
-  const t = deliveryTarget(
+  const t = sinkTarget(
     parseConfig(
       `source:\n  connection: postgres://x@h/db\ntriggers:\n  - name: t\n    table: t\n    operations: [insert]\n    webhook: "${webhook}"\n${headers}`,
       'f.yaml',
@@ -12,7 +13,7 @@ const target = (webhook: string, headers = '') => {
     ).triggers[0] as never,
   );
   assert.ok(t.type === 'webhook');
-  return t;
+  return t as WebhookTarget;
 };
 
 test('credentials in a webhook URL become a Basic Authorization header and leave the URL', () => {

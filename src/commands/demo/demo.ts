@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, startEmbeddedPostgres } from './embedded-postgres.js';
+import { freePort, loadEmbeddedPostgres, startDemoPostgres } from './embedded-postgres.js';
 import { jsonValueText } from './json-text.js';
 import { type ReceivedEvent, startReceiver } from './receiver.js';
 
@@ -15,9 +15,10 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
  * as `walhook run` runs), some writes, a stop and a restart that delivers what was written meanwhile.
  */
 export async function runDemo(options: { follow: boolean }): Promise<number> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = await mkdtemp(join(tmpdir(), 'walhook-demo-'));
   say('• starting an embedded Postgres with wal_level=logical …');
-  const postgres = await startEmbeddedPostgres();
+  const postgres = await startDemoPostgres(EmbeddedPostgres);
   let walhook: ChildProcess | null = null;
   let receiver: Awaited<ReturnType<typeof startReceiver>> | null = null;
   try {

@@ -1,4 +1,4 @@
-import type { AttemptInfo } from '../../sinks/webhook-sink.js';
+import type { AttemptInfo } from '../delivery-event.js';
 import { POSTGRES_EPOCH_MICROS } from '../lsn.js';
 import type { CounterChild } from './counters.js';
 
@@ -83,10 +83,6 @@ export class TriggerMetrics {
     let sum = 0;
     for (const child of this.filteredBy) sum += child.value;
     return sum;
-  }
-
-  get inFlight(): number {
-    return this.matched.value - this.delivered.value - this.deadLettered.value;
   }
 
   /** Events whose last attempt failed and that wait for the next one. */

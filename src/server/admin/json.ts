@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { JsonSyntaxError, parseJson } from '../../core/json.js';
 
 /** An answer other than success, with the JSON `{"error": message}` body it is sent as. */
 export class HttpError extends Error {
@@ -24,7 +25,8 @@ export function sendJson(
 }
 
 /**
- * The request body parsed as JSON; an empty body is `{}`, so actions without parameters need none.
+ * The request body parsed as JSON, every digit kept (a key or a filter names exactly what was sent);
+ * an empty body is `{}`, so actions without parameters need none.
  * A body past `maxBytes` is refused (413) as soon as it is known to be, without reading the rest.
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
@@ -41,9 +43,10 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return {};
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, 'request body is not valid JSON');
+    return parseJson(text);
+  } catch (err) {
+    if (!(err instanceof JsonSyntaxError)) throw err;
+    throw new HttpError(400, `request body is not valid JSON: ${err.message}`);
   }
 }
 

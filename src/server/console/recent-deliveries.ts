@@ -1,17 +1,18 @@
-import type { WebhookTarget } from '../../core/delivery-event.js';
+import type { DeliveryEvent } from '../../core/delivery-event.js';
 import type { Lsn } from '../../core/lsn.js';
-import type { ResponseHeaders } from '../../sinks/webhook-client.js';
-import type { DeliveryRecorder, SentAttempt, WebhookEvent } from '../../sinks/webhook-sink.js';
+import type { DeliveryRecorder, SentAttempt } from '../../sinks/engine-hooks.js';
+import type { ResponseHeaders } from '../../sinks/plugin.js';
+import type { WebhookTarget } from '../../sinks/webhook/target.js';
 
 /** Characters of a request body kept; a larger body is cut with a note of its size. */
-export const MAX_BODY_CHARS = 64 * 1024;
+const MAX_BODY_CHARS = 64 * 1024;
 /** The attempts kept per event: the latest ones (the count of all of them is kept apart). */
-export const MAX_ATTEMPTS_KEPT = 10;
+const MAX_ATTEMPTS_KEPT = 10;
 /**
  * Characters of bodies and responses kept in all: events with large bodies that are retried often would
  * otherwise hold `recent` × attempts × 64 Ki characters. Past it the oldest events go first.
  */
-export const MAX_KEPT_CHARS = 32 * 1024 * 1024;
+const MAX_KEPT_CHARS = 32 * 1024 * 1024;
 
 export type InvocationStatus = 'ok' | 'failed' | 'pending';
 
@@ -87,8 +88,11 @@ export class RecentDeliveries implements DeliveryRecorder {
     return this.#byId.size;
   }
 
-  attempt(events: readonly WebhookEvent[], sent: SentAttempt): void {
-    const kept = keep(events[0]?.target as WebhookTarget, sent, events.length);
+  attempt(events: readonly DeliveryEvent[], sent: SentAttempt): void {
+    const target = events[0]?.target;
+    // The console shows a webhook's requests (URL, headers); other sinks' attempts are not kept.
+    if (target?.type !== 'webhook') return;
+    const kept = keep(target as WebhookTarget, sent, events.length);
     for (const event of events) {
       let invocation = this.#byId.get(event.id);
       if (invocation === undefined) invocation = this.#add(event, sent.at);
@@ -125,7 +129,7 @@ export class RecentDeliveries implements DeliveryRecorder {
     return found;
   }
 
-  #add(event: WebhookEvent, at: Date): Invocation {
+  #add(event: DeliveryEvent, at: Date): Invocation {
     this.#evict(this.#next);
     const invocation: Invocation = {
       eventId: event.id,

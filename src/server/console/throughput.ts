@@ -1,6 +1,6 @@
 /** The width of a throughput bucket and how many make the window the overview shows (10 minutes). */
 export const BUCKET_MS = 5_000;
-export const WINDOW_BUCKETS = 120;
+const WINDOW_BUCKETS = 120;
 
 export interface ThroughputPoint {
   /** The start of the bucket, ISO. */

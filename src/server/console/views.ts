@@ -1,9 +1,10 @@
 import type { TriggerConfig } from '../../config/schema.js';
-import type { WebhookTarget } from '../../core/delivery-event.js';
 import { formatLsn } from '../../core/lsn.js';
 import { CENSOR, headerSecrets, maskSecrets, redactText } from '../../core/redact.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
-import { type ResponseHeaders, targetHeaders } from '../../sinks/webhook-client.js';
+import type { ResponseHeaders } from '../../sinks/plugin.js';
+import { targetHeaders } from '../../sinks/webhook/client.js';
+import type { WebhookTarget } from '../../sinks/webhook/target.js';
 import type { Invocation, KeptAttempt } from './recent-deliveries.js';
 
 /** Headers whose values are credentials whatever the trigger's config says. */
@@ -103,15 +104,25 @@ export function safeUrl(text: string): string {
 
 /** A trigger as loaded, with its signing secrets, header values and URL credentials masked. */
 export function triggerDefinition(trigger: TriggerConfig) {
-  const { tableText: _text, table, secrets, headers, webhook, ...rest } = trigger;
+  const { tableText: _text, table, sink, ...rest } = trigger;
   return {
     ...(jsonSafe(rest) as typeof rest),
     table: `${table.schema}.${table.name}`,
-    ...(webhook !== undefined && { webhook: safeUrl(webhook) }),
+    ...shownSink(sink),
+  };
+}
+
+/** A webhook sink as Hasura's shorthand on the trigger (`webhook`, `headers`, `secrets`), which it means. */
+function shownSink(sink: TriggerConfig['sink']) {
+  if (sink.type !== 'webhook') return { sink };
+  const { type: _type, url, headers, secrets, ...options } = sink;
+  return {
+    webhook: safeUrl(url),
     ...(headers !== undefined && {
       headers: Object.fromEntries(Object.keys(headers).map((name) => [name, CENSOR])),
     }),
     secrets: secrets.map(() => CENSOR),
+    ...options,
   };
 }
 

@@ -1,7 +1,8 @@
 import { JetStreamApiError, type JetStreamClient, jetstream, type PubAck } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { AttemptError } from '../webhook-client.js';
+import type { AttemptError } from '../../core/delivery-event.js';
+import type { AttemptResult, Request } from '../plugin.js';
 
 /** How long opening a connection (TCP, INFO, CONNECT) may take before the attempt counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -10,8 +11,9 @@ const PING_INTERVAL_MS = 10_000;
 const MAX_PINGS_OUT = 2;
 const RECONNECT_WAIT_MS = 1_000;
 
-/** One message: the event body, its id for JetStream's de-duplication, what names it. */
-export interface Message {
+/** One message: the event body, its id for JetStream's de-duplication, what names it, where it goes. */
+export interface Message extends Request {
+  servers: readonly string[];
   subject: string;
   body: string;
   id: string;
@@ -22,8 +24,10 @@ export interface Message {
   timeoutMs: number;
 }
 
-/** The stream's acknowledgement (`duplicate` when it already held the id), or why there was none. */
-export type PublishResult = { ack: PubAck; error?: undefined } | { ack?: undefined; error: AttemptError };
+/** A publish: the stream's acknowledgement (`duplicate` when it already held the id), or `error`. */
+export interface PublishResult extends AttemptResult {
+  ack?: PubAck;
+}
 
 /**
  * The only module that loads the NATS client (see connections.ts): a connection to one list of servers
@@ -89,12 +93,13 @@ export class JetStreamConnection {
   }
 }
 
+/** `durationMs` is the caller's to set: it times the connection too. */
 function acknowledged(ack: PubAck): PublishResult {
-  return { ack };
+  return { status: null, durationMs: 0, responseSnippet: '', ack };
 }
 
 function failed(err: unknown): PublishResult {
-  return { error: publishError(err) };
+  return { status: null, durationMs: 0, responseSnippet: '', error: publishError(err) };
 }
 
 /**

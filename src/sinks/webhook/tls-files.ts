@@ -1,20 +1,14 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import type { WebhookTls } from '../core/delivery-event.js';
-import { WalhookError } from '../core/errors.js';
+import { WalhookError } from '../../core/errors.js';
+import type { WebhookTls } from './target.js';
 
 /** What a trigger's TLS files hold, as undici's connector takes it. */
 export interface TlsMaterial {
   ca?: string;
   cert?: string;
   key?: string;
-}
-
-/** A trigger's `tls` as the config spells it. */
-interface TriggerTls {
-  name: string;
-  tls?: { ca_file?: string; cert_file?: string; key_file?: string } | undefined;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -26,21 +20,6 @@ const loaded = new Map<string, TlsMaterial>();
 export function tlsKey(tls: WebhookTls | null): string {
   if (tls === null) return '';
   return JSON.stringify([tls.caFile ?? null, tls.certFile ?? null, tls.keyFile ?? null]);
-}
-
-/**
- * Reads and checks every webhook trigger's TLS files, so a wrong path or a file that is no PEM stops
- * start-up with one line instead of failing every delivery of the trigger into the dead-letter store.
- */
-export function checkTriggerTls(triggers: readonly TriggerTls[]): void {
-  for (const { name, tls } of triggers) {
-    if (tls === undefined) continue;
-    const files: WebhookTls = {};
-    if (tls.ca_file !== undefined) files.caFile = tls.ca_file;
-    if (tls.cert_file !== undefined) files.certFile = tls.cert_file;
-    if (tls.key_file !== undefined) files.keyFile = tls.key_file;
-    readTls(name, files);
-  }
 }
 
 /** A setting's files, read on first use; throws the one-line WALHOOK_ERR_TLS_FILE naming trigger and key. */

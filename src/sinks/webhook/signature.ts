@@ -1,5 +1,5 @@
 import { createHmac, hash } from 'node:crypto';
-import { uuidV5Text } from '../core/event-id.js';
+import { uuidV5Text } from '../../core/event-id.js';
 
 /** The key bytes of each `whsec_` secret, decoded once per list of secrets. */
 const keysBySecrets = new WeakMap<readonly string[], Buffer[]>();

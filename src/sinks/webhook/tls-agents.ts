@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
-import type { WebhookTls } from '../core/delivery-event.js';
+import type { WebhookTls } from './target.js';
 import { readTls, type TlsMaterial, tlsKey } from './tls-files.js';
 
 /** How long a TLS alert is remembered after its socket closed, for the request that failed with it. */

@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici';
-import type { WebhookTarget } from '../core/delivery-event.js';
-import { MAX_TIMER_MS } from './retry-policy.js';
+import type { AttemptError, RetryPolicy } from '../../core/delivery-event.js';
+import type { AttemptResult, ResponseHeaders } from '../plugin.js';
+import { isFinalStatus, MAX_TIMER_MS } from '../retry-policy.js';
+import type { WebhookTarget } from './target.js';
 import { isTlsFailureCode, TlsAgents } from './tls-agents.js';
 
 /** How much of a response body is kept for logs and dead letters. */
@@ -23,29 +25,6 @@ const CONNECT_ERROR_CODES = new Set([
 /** The start of an OpenSSL error queue entry, as Node's TLS errors quote it. */
 const OPENSSL_QUEUE = /^[0-9A-F]+:error:[0-9A-F]+:/;
 
-export type AttemptErrorType = 'timeout' | 'connect' | 'network' | 'http';
-
-export interface AttemptError {
-  type: AttemptErrorType;
-  message: string;
-}
-
-export interface AttemptResult {
-  /** The response status, or null when no response head arrived. */
-  status: number | null;
-  durationMs: number;
-  /** Set for anything but a 2xx status. */
-  error?: AttemptError;
-  /** The first 4 KiB of the response body, decoded as UTF-8. */
-  responseSnippet: string;
-  /** The receiver's Retry-After header, as sent. */
-  retryAfter?: string;
-  /** The response headers as undici parsed them (names in lower case); absent without a response. */
-  responseHeaders?: ResponseHeaders;
-}
-
-export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
-
 /** Where a target's requests go and what they always carry, worked out once per target. */
 interface Route {
   /** The connection pool of the target's TLS setting. */
@@ -66,9 +45,10 @@ export class WebhookClient {
   }
 
   /**
-   * Never rejects: every failure comes back as `error` so the caller can decide to retry. The timeout
-   * covers the whole attempt, waiting for a connection and reading the body included. `attemptHeaders`
-   * (lower-case names, such as `traceparent`) are added to the target's for this attempt only.
+   * Never rejects: every failure comes back as `error` so the caller can decide to retry, and `final`
+   * when the status is one of the target's final statuses. The timeout covers the whole attempt,
+   * waiting for a connection and reading the body included. `attemptHeaders` (lower-case names, such
+   * as `traceparent`) are added to the target's for this attempt only.
    */
   post(
     target: WebhookTarget,
@@ -85,7 +65,7 @@ export class WebhookClient {
       return Promise.resolve({ status: null, durationMs: 0, responseSnippet: '', error });
     }
     return new Promise((resolve) => {
-      const exchange = new Exchange(target.retry.timeoutSec, resolve, (err) => this.#classify(err));
+      const exchange = new Exchange(target.retry, resolve, (err) => this.#classify(err));
       // `dispatch` follows no redirect: a 3xx is an answer like any other non-2xx and is retried, which
       // also keeps the body and its credentials from being sent to wherever a receiver points. It is the
       // layer under `request()`, without the per-request stream and abort signal the hot path cannot afford.
@@ -144,7 +124,7 @@ export function targetHeaders(target: WebhookTarget, userAgent: string): Record<
  */
 class Exchange implements Dispatcher.DispatchHandler {
   readonly #started = performance.now();
-  readonly #timeoutSec: number;
+  readonly #retry: Pick<RetryPolicy, 'timeoutSec' | 'finalStatuses'>;
   readonly #timer: NodeJS.Timeout;
   readonly #classify: (err: unknown) => AttemptError;
   #resolve: ((result: AttemptResult) => void) | null;
@@ -157,14 +137,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   #readBytes = 0;
 
   constructor(
-    timeoutSec: number,
+    retry: Pick<RetryPolicy, 'timeoutSec' | 'finalStatuses'>,
     resolve: (result: AttemptResult) => void,
     classifyError: (err: unknown) => AttemptError,
   ) {
-    this.#timeoutSec = timeoutSec;
+    this.#retry = retry;
     this.#classify = classifyError;
     this.#resolve = resolve;
-    this.#timer = setTimeout(() => this.#timeout(), Math.min(timeoutSec * 1000, MAX_TIMER_MS));
+    this.#timer = setTimeout(() => this.#timeout(), Math.min(retry.timeoutSec * 1000, MAX_TIMER_MS));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -216,13 +196,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     };
     if (this.#retryAfter !== undefined) result.retryAfter = this.#retryAfter;
     if (this.#headers !== undefined) result.responseHeaders = this.#headers;
-    if (status < 200 || status >= 300) result.error = { type: 'http', message: `HTTP ${status}` };
+    if (status < 200 || status >= 300) {
+      result.error = { type: 'http', message: `HTTP ${status}` };
+      if (isFinalStatus(status, this.#retry.finalStatuses)) result.final = true;
+    }
     this.#finish(result);
   }
 
   #timeout(): void {
     if (this.#status !== null) this.#answer();
-    const error: AttemptError = { type: 'timeout', message: `no response within ${this.#timeoutSec}s` };
+    const error: AttemptError = { type: 'timeout', message: `no response within ${this.#retry.timeoutSec}s` };
     this.#finish({ status: null, responseSnippet: '', error });
     // Before a connection, `onRequestStart` aborts instead; after an answer, the body is cut short.
     this.#controller?.abort(new Error('attempt timed out'));
