@@ -5,7 +5,7 @@ import { type NatsSettings, natsSettings } from './settings.js';
 import { type NatsTarget, natsTarget } from './target.js';
 
 /**
- * NATS JetStream: each event is one message, settled only on the stream's acknowledgement (PubAck), with
+ * NATS JetStream: each event is one message, delivered only once the stream acknowledged it (PubAck), with
  * the event id as the message id so that JetStream drops a replayed copy. See docs/sinks.md.
  */
 export const natsPlugin: SinkPlugin<NatsTarget, NatsSettings> = {
