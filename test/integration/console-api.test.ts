@@ -29,6 +29,14 @@ let receiverUrl: string;
 const received: Received[] = [];
 /** /doomed answers 500 until this is set. */
 let doomedUp = false;
+/**
+ * /late answers its first attempt with 500 at once and holds its second until this is called, then
+ * answers 500 again: its third attempt, which succeeds, starts only after what the test did meanwhile.
+ */
+let releaseLate: () => void = () => {};
+const lateReleased = new Promise<void>((resolve) => {
+  releaseLate = resolve;
+});
 
 const config = `
 source:
@@ -62,6 +70,11 @@ triggers:
     operations: [insert]
     webhook: \${RECEIVER}/doomed
     retry: { num_retries: 1, interval_sec: 0 }
+  - name: late
+    table: late
+    operations: [insert]
+    webhook: \${RECEIVER}/late
+    retry: { num_retries: 2, interval_sec: 0, timeout_sec: 120 }
 `;
 
 before(async () => {
@@ -69,14 +82,18 @@ before(async () => {
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, status text)');
   await db.query('CREATE TABLE doomed (id int PRIMARY KEY)');
   await db.query('CREATE TABLE elsewhere (id int PRIMARY KEY)');
+  await db.query('CREATE TABLE late (id int PRIMARY KEY)');
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const delivery = { path: req.url ?? '/', headers: req.headers, raw, body: JSON.parse(raw) };
       received.push(delivery);
-      const failing = delivery.path === '/doomed' && !doomedUp;
+      const attempt = received.filter((d) => d.body.id === delivery.body.id).length;
+      if (delivery.path === '/late' && attempt === 2) await lateReleased;
+      const failing =
+        (delivery.path === '/doomed' && !doomedUp) || (delivery.path === '/late' && attempt <= 2);
       // The receiver echoes the API key: the console must not show it.
       res
         .writeHead(failing ? 500 : 200, { 'content-type': 'text/plain', 'x-receiver': 'test' })
@@ -305,6 +322,54 @@ test(`the ring keeps only the last ${RECENT} events`, async () => {
     json.invocations.map((i: { event_id: string }) => i.event_id),
     newest,
   );
+});
+
+test('invocations go by latest attempt, newest first: an event retried after another is listed above it', async () => {
+  await db.query('INSERT INTO late VALUES (1)');
+  // The receiver holds the second attempt: the first is recorded, the third not yet started.
+  const [lateFirst] = await waitForReceived('/late', 2);
+  const lateId = lateFirst?.body.id as string;
+  await waitForInvocation(lateId, 'pending');
+  await db.query("INSERT INTO orders VALUES (200, 'new')");
+  const isOrder = (d: Received) => d.path === '/orders' && d.body.event.data.new.id === 200;
+  await waitUntil(() => received.some(isOrder), 'the order delivered while the late event waits');
+  const orderId = received.find(isOrder)?.body.id as string;
+  await waitForInvocation(orderId, 'ok');
+  const listed = async () => (await get('/console/api/invocations')).json;
+  const ids = (json: { invocations: { event_id: string }[] }) => json.invocations.map((i) => i.event_id);
+  assert.deepEqual(ids(await listed()).slice(0, 2), [orderId, lateId], 'by the attempts recorded so far');
+
+  releaseLate();
+  const detail = await waitForInvocation(lateId, 'ok');
+  const list = await listed();
+  assert.deepEqual(ids(list).slice(0, 2), [lateId, orderId], 'the event retried last is on top');
+  const times = list.invocations.map((i: { last_attempt_at: string }) => Date.parse(i.last_attempt_at));
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => b - a),
+  );
+  assert.deepEqual(await listed(), list, 'the same list when read again');
+  assert.deepEqual(
+    ids(await (await get('/console/api/invocations?limit=1')).json),
+    [lateId],
+    'the limit keeps the newest',
+  );
+
+  assert.deepEqual(
+    detail.attempts.map((a: { attempt: number; http_status: number }) => [a.attempt, a.http_status]),
+    [
+      [1, 500],
+      [2, 500],
+      [3, 200],
+    ],
+    'attempts oldest first',
+  );
+  const started = detail.attempts.map((a: { at: string }) => Date.parse(a.at));
+  assert.deepEqual(
+    started,
+    [...started].sort((a, b) => a - b),
+  );
+  assert.equal(detail.last_attempt_at, detail.attempts[2].at);
 });
 
 test('debug_filters records a change a where filter left out, with why; definitions are masked', async () => {

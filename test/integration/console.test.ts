@@ -39,6 +39,14 @@ let browser: BrowserContext;
 let page: Page;
 /** The receiver answers /flaky with 503 until this is set; /doomed always. */
 let flakyUp = false;
+/**
+ * /late answers its first attempt with 503 at once and holds its second until this is called, then
+ * answers 503 again: its third attempt, which succeeds, starts only after what the test did meanwhile.
+ */
+let releaseLate: () => void = () => {};
+const lateReleased = new Promise<void>((resolve) => {
+  releaseLate = resolve;
+});
 
 const config = `
 source:
@@ -63,6 +71,11 @@ triggers:
     table: doomed
     operations: [insert]
     webhook: \${RECEIVER}/doomed
+  - name: late
+    table: late
+    operations: [insert]
+    webhook: \${RECEIVER}/late
+    retry: { num_retries: 2, interval_sec: 0, timeout_sec: 120 }
 `;
 
 before(async () => {
@@ -75,8 +88,13 @@ before(async () => {
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
   await db.query('CREATE TABLE flaky (id int PRIMARY KEY)');
   await db.query('CREATE TABLE doomed (id int PRIMARY KEY)');
-  receiver = await startReceiver((delivery) => {
+  await db.query('CREATE TABLE late (id int PRIMARY KEY)');
+  receiver = await startReceiver(async (delivery, attempt) => {
     if (delivery.path === '/doomed') return 503;
+    if (delivery.path === '/late') {
+      if (attempt === 2) await lateReleased;
+      return attempt <= 2 ? 503 : 200;
+    }
     return delivery.path === '/flaky' && !flakyUp ? 503 : 200;
   });
   walhook = await WalhookProcess.start(config, { DATABASE_URL: db.url, RECEIVER: receiver.url, ADMIN_TOKEN });
@@ -122,10 +140,11 @@ test('the overview shows the pipeline slot and each trigger', async () => {
   assert.match(await text(pipelines), /console_test/);
   assert.match(await text(pipelines), /Connected/);
   const triggers = page.getByRole('region', { name: 'Triggers' });
-  for (const name of ['orders', 'flaky', 'doomed']) await triggers.getByRole('rowheader', { name }).waitFor();
+  for (const name of ['orders', 'flaky', 'doomed', 'late'])
+    await triggers.getByRole('rowheader', { name }).waitFor();
   assert.equal(
     await triggers.getByRole('img', { name: /delivered, .* failed in the last 10 minutes/ }).count(),
-    3,
+    4,
   );
   await shot('overview-desktop');
 });
@@ -163,6 +182,85 @@ test('an insert appears in Invocations without a reload; its detail shows the bo
     `Details of event ${eventId}`,
     'focus is back on the opener',
   );
+});
+
+test('Invocations go by latest attempt, newest first, the same after a refresh; the detail lists attempts oldest first', async () => {
+  await page.goto(consoleUrl());
+  await openView('Invocations');
+  await db.query('INSERT INTO late (id) VALUES (1)');
+  // The receiver holds the second attempt: the first is recorded, the third not yet started.
+  const [lateFirst] = await receiver.waitFor(2, '/late');
+  const lateId = lateFirst?.body.id as string;
+  const lateRow = page.locator(`#inv-list tr[data-event-id="${lateId}"]`);
+  await lateRow.waitFor({ timeout: 15_000 });
+
+  await db.query("INSERT INTO orders (id, note) VALUES (2, 'between the attempts')");
+  await waitUntil(
+    () => walhook.assertAlive() && receiver.accepted('/orders').some((d) => d.body.event.data.new.id === 2),
+    'the order delivered while the late event waits for its retry',
+  );
+  const orderId = receiver.accepted('/orders').find((d) => d.body.event.data.new.id === 2)?.body.id as string;
+  const orderRow = page.locator(`#inv-list tr[data-event-id="${orderId}"]`);
+  await orderRow.getByText('Delivered').waitFor({ timeout: 15_000 });
+  // First attempted before the order, the late event is still below it while its retry waits.
+  assert.deepEqual((await shownIds()).slice(0, 2), [orderId, lateId]);
+
+  releaseLate();
+  await lateRow.getByText('Delivered').waitFor({ timeout: 15_000 });
+  const shown = await shownIds();
+  assert.deepEqual(shown.slice(0, 2), [lateId, orderId], 'the late event retried last is on top');
+  const times = await page
+    .locator('#inv-list tr[data-event-id] time')
+    .evaluateAll((cells) => cells.map((cell) => Date.parse(cell.getAttribute('datetime') ?? '')));
+  assert.equal(times.length, shown.length);
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => b - a),
+    'rows by the time of their last attempt, newest first',
+  );
+
+  // A refresh ends before the next one asks for the overview: wait for one whole refresh.
+  await page.waitForResponse((answer) => answer.url().includes('/console/api/invocations'));
+  await page.waitForRequest((request) => request.url().includes('/console/api/overview'));
+  assert.deepEqual(await shownIds(), shown, 'the same order after a refresh');
+  await page.reload();
+  await lateRow.waitFor();
+  assert.deepEqual(await shownIds(), shown, 'the same order after a reload');
+
+  await page.getByRole('button', { name: `Details of event ${lateId}` }).click();
+  const detail = page.getByRole('dialog', { name: `Event ${lateId}` });
+  await detail.waitFor();
+  // No named functions inside: tsx would wrap them in a helper the page does not have.
+  const attempts = await detail.locator('section.detail-section').evaluateAll((sections) =>
+    sections.map((section) => {
+      const terms = [...section.querySelectorAll('dt')];
+      return {
+        heading: section.querySelector('h3')?.textContent,
+        at: Date.parse(
+          terms.find((dt) => dt.textContent === 'At')?.nextElementSibling?.querySelector('time')?.dateTime ??
+            '',
+        ),
+        status: terms.find((dt) => dt.textContent === 'HTTP status')?.nextElementSibling?.textContent,
+      };
+    }),
+  );
+  assert.deepEqual(
+    attempts.map(({ heading, status }) => [heading, status]),
+    [
+      ['Attempt 1', '503'],
+      ['Attempt 2', '503'],
+      ['Attempt 3', '200'],
+    ],
+  );
+  const started = attempts.map((attempt) => attempt.at);
+  assert.deepEqual(
+    started,
+    [...started].sort((a, b) => a - b),
+    'attempts oldest first',
+  );
+  await shot('invocations-by-latest-attempt');
+  await page.keyboard.press('Escape');
+  await detail.waitFor({ state: 'hidden' });
 });
 
 test('a failing delivery becomes a dead letter, refused without the token, redelivered with it', async () => {
@@ -282,6 +380,13 @@ test('on a phone every view fits the width: no sideways page scroll', async () =
     );
   }
 });
+
+/** The event ids of the Invocations rows, top to bottom. */
+function shownIds(): Promise<string[]> {
+  return page
+    .locator('#inv-list tr[data-event-id]')
+    .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-event-id') ?? ''));
+}
 
 async function letterIds(trigger = 'flaky'): Promise<string[]> {
   const { rows } = await db

@@ -83,7 +83,7 @@ test('the ring keeps the last `capacity` events, newest first, and finds them by
   assert.deepEqual(ring.list({ eventId: 'event-1', limit: 10 }), []);
 });
 
-test('an event keeps its place while it is retried; status follows its last attempt', () => {
+test('an event retried after another moves back to the top; status follows its last attempt', () => {
   const ring = new RecentDeliveries(10);
   ring.attempt([event(1)], sent('retry'));
   ring.attempt([event(2, 'other')], sent('delivered'));
@@ -101,8 +101,8 @@ test('an event keeps its place while it is retried; status follows its last atte
   );
   assert.deepEqual(
     ring.list({ limit: 10 }).map((i) => i.eventId),
-    ['event-2', 'event-1'],
-    'ordered by first attempt',
+    ['event-1', 'event-2'],
+    'ordered by latest attempt',
   );
   assert.deepEqual(
     ring.list({ status: 'failed', limit: 10 }).map((i) => i.eventId),
@@ -111,6 +111,35 @@ test('an event keeps its place while it is retried; status follows its last atte
   assert.deepEqual(
     ring.list({ trigger: 'other', limit: 10 }).map((i) => i.eventId),
     ['event-2'],
+  );
+});
+
+test('the list goes by when latest attempts started, not by when they were recorded', () => {
+  const ring = new RecentDeliveries(10);
+  const at = (ms: number) => new Date(1_700_000_000_000 + ms);
+  ring.attempt([event(1)], sent('retry', { at: at(0) }));
+  ring.attempt([event(2)], sent('delivered', { at: at(10) }));
+  ring.attempt([event(1)], sent('delivered', { at: at(30), currentRetry: 1 }));
+  // A slow attempt started before event 1's retry and ended after it.
+  ring.attempt([event(3)], sent('delivered', { at: at(20) }));
+  const order = ['event-1', 'event-3', 'event-2'];
+  assert.deepEqual(
+    ring.list({ limit: 10 }).map((i) => i.eventId),
+    order,
+  );
+  assert.deepEqual(
+    ring.list({ limit: 10 }).map((i) => i.eventId),
+    order,
+    'the same when read again',
+  );
+  assert.deepEqual(
+    ring.list({ limit: 2 }).map((i) => i.eventId),
+    order.slice(0, 2),
+    'the limit keeps the newest',
+  );
+  assert.deepEqual(
+    ring.get('event-1')?.attempts.map((a) => a.attempt),
+    [1, 2],
   );
 });
 

@@ -26,11 +26,12 @@ export async function loadInvocations(container: HTMLElement, filter: Invocation
     ...filter,
     limit: LIMIT,
   });
+  // Shown in the API's order (latest attempt first): sorting here too could only disagree with it.
   redraw(container, JSON.stringify(invocations), () => [
     invocations.length === 0
       ? h('p', { class: 'empty' }, 'No deliveries recorded yet that match these filters.')
       : table(
-          'Recent invocations, newest first',
+          'Recent invocations, latest attempt first',
           [
             'Event',
             'Trigger',

@@ -44,7 +44,13 @@ export interface Invocation {
   /** Every attempt recorded, also those no longer kept. */
   attemptCount: number;
   firstAttemptAt: Date;
+  /** When its latest attempt started: the list's order. */
   lastAttemptAt: Date;
+  /**
+   * The number of its latest attempt among all the ring recorded: of two attempts started in the same
+   * millisecond (one after the other on a fast receiver), the one recorded later is the newer.
+   */
+  lastRecorded: number;
   /** The latest attempts, oldest first. */
   attempts: KeptAttempt[];
   /** Characters kept for it: its share of the bodies and responses of its attempts. */
@@ -65,9 +71,9 @@ const STATUS_OF: Record<SentAttempt['outcome'], InvocationStatus> = {
 };
 
 /**
- * The last `capacity` events delivered to webhooks, newest (first attempted) first, with their
- * attempts. A ring: a new event takes the slot of the oldest. Bodies are kept by reference (the
- * string the request was sent with), cut only past MAX_BODY_CHARS.
+ * The last `capacity` events delivered to webhooks, with their attempts, listed by their latest attempt,
+ * newest first. A ring: a new event takes the slot of the one first attempted longest ago. Bodies are
+ * kept by reference (the string the request was sent with), cut only past MAX_BODY_CHARS.
  */
 export class RecentDeliveries implements DeliveryRecorder {
   readonly #slots: (Invocation | undefined)[];
@@ -75,6 +81,7 @@ export class RecentDeliveries implements DeliveryRecorder {
   /** The slot the next new event takes: the oldest one once the ring is full. */
   #next = 0;
   #keptChars = 0;
+  #recorded = 0;
 
   constructor(
     readonly capacity: number,
@@ -93,6 +100,7 @@ export class RecentDeliveries implements DeliveryRecorder {
     // The console shows a webhook's requests (URL, headers); other sinks' attempts are not kept.
     if (target?.type !== 'webhook') return;
     const kept = keep(target as WebhookTarget, sent, events.length);
+    const recorded = ++this.#recorded;
     for (const event of events) {
       let invocation = this.#byId.get(event.id);
       if (invocation === undefined) invocation = this.#add(event, sent.at);
@@ -106,6 +114,7 @@ export class RecentDeliveries implements DeliveryRecorder {
       }
       invocation.attemptCount++;
       invocation.lastAttemptAt = sent.at;
+      invocation.lastRecorded = recorded;
       invocation.status = STATUS_OF[sent.outcome];
     }
     this.#trim();
@@ -115,17 +124,26 @@ export class RecentDeliveries implements DeliveryRecorder {
     return this.#byId.get(eventId);
   }
 
-  /** Newest first. */
+  /**
+   * By latest attempt, newest first: an event retried after others were delivered comes back to the
+   * top. The order depends only on what was recorded, so a list read again without new attempts is
+   * the same list.
+   */
   list(query: InvocationQuery): Invocation[] {
-    const found: Invocation[] = [];
     if (query.eventId !== undefined) {
       const one = this.#byId.get(query.eventId);
       return one !== undefined && matches(one, query) ? [one] : [];
     }
-    for (let i = 1; i <= this.capacity && found.length < query.limit; i++) {
+    const found: Invocation[] = [];
+    // Read newest first attempt first, which is nearly the order wanted (only events retried since are
+    // out of place), so the sort mostly walks runs already in order.
+    for (let i = 1; i <= this.capacity; i++) {
       const invocation = this.#slots[(this.#next - i + this.capacity) % this.capacity];
       if (invocation !== undefined && matches(invocation, query)) found.push(invocation);
     }
+    // A stable sort: the events of one batch, which share their attempts, stay in the ring's order.
+    found.sort(newestFirst);
+    if (found.length > query.limit) found.length = query.limit;
     return found;
   }
 
@@ -141,6 +159,7 @@ export class RecentDeliveries implements DeliveryRecorder {
       attemptCount: 0,
       firstAttemptAt: at,
       lastAttemptAt: at,
+      lastRecorded: 0,
       attempts: [],
       size: 0,
     };
@@ -171,6 +190,10 @@ function matches(invocation: Invocation, query: InvocationQuery): boolean {
     (query.trigger === undefined || invocation.trigger === query.trigger) &&
     (query.status === undefined || invocation.status === query.status)
   );
+}
+
+function newestFirst(a: Invocation, b: Invocation): number {
+  return b.lastAttemptAt.getTime() - a.lastAttemptAt.getTime() || b.lastRecorded - a.lastRecorded;
 }
 
 /** `events`: how many events the request carried, which share what is kept of it. */
