@@ -19,10 +19,17 @@ export async function startDatabase(name: string, options: DatabaseOptions = {})
   const server = await startEmbeddedPostgres(
     tls ? { ...embedded, settings: { ...embedded.settings, ...tls.settings } } : embedded,
   );
-  await server.createDatabase(name);
   const url = server.url(name);
   let client = new pg.Client({ connectionString: url });
-  await client.connect();
+  try {
+    await server.createDatabase(name);
+    await client.connect();
+  } catch (error) {
+    // A server nobody will stop keeps the test file's process alive until the runner's timeout.
+    await server.stop();
+    if (tls) await rm(tls.dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     server,
     url,

