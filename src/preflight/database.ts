@@ -1,19 +1,27 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../core/format.js';
-import { walLevel } from '../source/setup.js';
-import { describeTables, qualifiedName, replicaIdentityProblem, type TableInfo } from '../source/tables.js';
+import { sourceLoginError } from '../source/login-error.js';
+import { currentRole, walLevel } from '../source/setup.js';
+import {
+  describeTables,
+  missingTableHint,
+  qualifiedName,
+  replicaIdentityProblem,
+  type TableInfo,
+} from '../source/tables.js';
 import { sourceTlsError } from '../source/tls-error.js';
 import { identityNeeds } from '../triggers/identity-needs.js';
 import { whereColumns } from '../triggers/where.js';
-import { privilegeFindings, publicationFinding } from './privileges.js';
+import { notOwned, privilegeFindings, publicationFinding } from './privileges.js';
 import { type Check, type CheckContext, databaseCheck, type Finding } from './runner.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
- * Connects to the source database for the checks after it. A TLS setup that no retry can fix is an
- * error; a database that does not answer only skips those checks, since run waits for it.
+ * Connects to the source database for the checks after it. A TLS setup or a refused login (password,
+ * role, database), which no retry fixes, is an error; a database that does not answer only skips those
+ * checks, since run waits for it.
  */
 export const databaseReachable: Check = {
   name: 'database reachable',
@@ -29,8 +37,8 @@ export const databaseReachable: Check = {
     try {
       await client.connect();
     } catch (err) {
-      const tls = sourceTlsError(err, connection);
-      if (tls) return [{ level: 'error', message: tls.message, code: tls.code }];
+      const refused = sourceTlsError(err, connection) ?? sourceLoginError(err, connection);
+      if (refused) return [{ level: 'error', message: refused.message, code: refused.code }];
       return [
         {
           level: 'warn',
@@ -81,7 +89,7 @@ export const triggerTables = databaseCheck('tables', async (client, context) => 
     if (!table) {
       findings.push({
         level: 'error',
-        message: `${where}: table ${qualifiedName(trigger.table)} does not exist`,
+        message: `${where}: table ${qualifiedName(trigger.table)} does not exist${await missingTableHint(client, trigger.table)}`,
       });
       continue;
     }
@@ -90,13 +98,29 @@ export const triggerTables = databaseCheck('tables', async (client, context) => 
   return findings;
 });
 
-/** The tables that lack REPLICA IDENTITY FULL for what their triggers need (old values). */
+/**
+ * The tables that lack REPLICA IDENTITY FULL for what their triggers need (old values). Only an owner
+ * may set it: for another role's table, source.replica_identity: full would fail, so the owner is named.
+ */
 export const replicaIdentity = databaseCheck('replica identity', async (client, context) => {
   const { tables, triggers } = usable(await describedTables(client, context), context.config);
-  return identityNeeds(triggers, tables).map((need) => ({
-    level: need.level,
-    message: `${qualifiedName(need.table)} lacks REPLICA IDENTITY FULL (${need.reasons.join('; ')}); run ${need.statement} or set source.replica_identity: full`,
-  }));
+  const needs = identityNeeds(triggers, tables);
+  const foreign = await notOwned(
+    client,
+    needs.map((need) => need.table),
+  );
+  const role = foreign.size > 0 ? await currentRole(client) : '';
+  return needs.map((need) => {
+    const owner = foreign.get(need.table.oid);
+    const fix =
+      owner === undefined
+        ? `run ${need.statement} or set source.replica_identity: full`
+        : `have its owner (role ${owner}) run ${need.statement} (role ${role} does not own it, so source.replica_identity: full cannot)`;
+    return {
+      level: need.level,
+      message: `${qualifiedName(need.table)} lacks REPLICA IDENTITY FULL (${need.reasons.join('; ')}); ${fix}`,
+    };
+  });
 });
 
 export const publication = databaseCheck('publication', async (client, context) => {

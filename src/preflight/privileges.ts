@@ -37,7 +37,7 @@ export async function privilegeFindings(
     for (const need of needs.filter((n) => foreign.has(n.table.oid))) {
       findings.push({
         level: 'error',
-        message: `source.replica_identity: full, but role ${role} does not own ${qualifiedName(need.table)}; have its owner run ${need.statement}, or set source.replica_identity: keep`,
+        message: `source.replica_identity: full, but role ${role} does not own ${qualifiedName(need.table)}; have its owner (role ${foreign.get(need.table.oid)}) run ${need.statement}, or set source.replica_identity: keep`,
       });
     }
   }
@@ -81,14 +81,18 @@ export async function publicationFinding(
   };
 }
 
-/** The OIDs among `tables` whose owner the role is not (nor a member of). */
-async function notOwned(client: pg.Client, tables: readonly TableInfo[]): Promise<Set<number>> {
-  if (tables.length === 0) return new Set();
-  const result = await client.query<{ oid: number }>(
-    `SELECT c.oid::int AS oid FROM pg_class c WHERE c.oid = ANY ($1::oid[]) AND NOT pg_has_role(c.relowner, 'USAGE')`,
+/** The OIDs among `tables` whose owner the role is not (nor a member of), with the owner's name. */
+export async function notOwned(
+  client: pg.Client,
+  tables: readonly TableInfo[],
+): Promise<Map<number, string>> {
+  if (tables.length === 0) return new Map();
+  const result = await client.query<{ oid: number; owner: string }>(
+    `SELECT c.oid::int AS oid, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+      WHERE c.oid = ANY ($1::oid[]) AND NOT pg_has_role(c.relowner, 'USAGE')`,
     [tables.map((t) => t.oid)],
   );
-  return new Set(result.rows.map((r) => Number(r.oid)));
+  return new Map(result.rows.map((r) => [Number(r.oid), r.owner]));
 }
 
 /** The dead-letter table: writable when it exists, else creatable in its schema. */

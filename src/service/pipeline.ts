@@ -18,6 +18,7 @@ import { DeliveryEngine } from '../sinks/engine.js';
 import type { DeliveryRecorder, FinalFailure } from '../sinks/engine-hooks.js';
 import { sinkTarget } from '../sinks/registry.js';
 import { ChangeFeed } from '../source/change-feed.js';
+import { errorLine, sourceLoginError } from '../source/login-error.js';
 import { prepareSource, type SourceState } from '../source/setup.js';
 import { LOCK_POLL_MS, type SlotLock } from '../source/slot-lock.js';
 import type { Source } from '../source/source.js';
@@ -65,6 +66,8 @@ export class Pipeline {
   private holdsLock = false;
   /** The position last confirmed to Postgres (at start, the slot's). */
   private confirmed: Lsn = 0n;
+  /** Why Postgres refuses walhook's login, while it does: what /readyz answers. */
+  private refusedLogin: string | null = null;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -117,7 +120,13 @@ export class Pipeline {
         },
         message: (message) => this.backfills?.message(message),
         keepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
-        connected: () => this.metrics.replicationConnected.set(1),
+        connected: () => {
+          this.refusedLogin = null;
+          this.metrics.replicationConnected.set(1);
+        },
+        retrying: (err) => {
+          if (sourceLoginError(err, config.source.connection)) this.loginRefused(err);
+        },
         publicationChecked: (count) => this.metrics.unpublishedTables.set(count),
         disconnected: () => {
           this.metrics.replicationConnected.set(0);
@@ -151,6 +160,7 @@ export class Pipeline {
    * An operator's pause keeps it ready, like a standby: nothing is wrong that a probe should act on.
    */
   readiness(): { ready: boolean; reason: string } {
+    if (this.refusedLogin !== null) return { ready: false, reason: this.refusedLogin };
     if (this.standby) return { ready: true, reason: 'standby: another walhook process reads the slot' };
     if (!this.source.connected) return { ready: false, reason: 'replication stream not connected' };
     const lag = this.lagSeconds();
@@ -240,23 +250,41 @@ export class Pipeline {
           {
             ...this.config.source,
             tables: triggers.map((trigger) => trigger.table),
+            triggerNames: triggers.map((trigger) => trigger.name),
             identityNeeds: (tables) => identityNeeds(triggers, tables),
           },
           this.logger,
         );
         await this.deadLetters.init();
+        this.refusedLogin = null;
         return state;
       } catch (err) {
         if (isWalhookError(err)) throw err;
-        const tls = sourceTlsError(err, this.config.source.connection);
+        const { connection } = this.config.source;
+        const tls = sourceTlsError(err, connection);
         if (tls) throw tls;
-        this.metrics.error('setup');
-        this.logger.error({ err, retry_in_ms: delay }, 'cannot prepare the source database; retrying');
+        const login = sourceLoginError(err, connection);
+        // Refused before the credentials ever worked, the connection string is wrong: stop and say so.
+        // Once they worked, the server changed (a new password, a dropped role) and may change back.
+        if (login && !this.lock.loggedIn) throw login;
+        if (login) this.loginRefused(err);
+        else this.metrics.error('setup');
+        this.logger.error(
+          { code: login?.code, error: login?.message ?? errorLine(err), retry_in_ms: delay },
+          'cannot prepare the source database; retrying',
+        );
         await this.sleep(delay);
         delay = Math.min(delay * 2, SETUP_RETRY_MAX_MS);
       }
     }
     return null;
+  }
+
+  /** Postgres refused the login after it had been accepted: counted, and named by /readyz until it accepts again. */
+  private loginRefused(err: unknown): void {
+    this.metrics.error('login');
+    const login = sourceLoginError(err, this.config.source.connection);
+    this.refusedLogin = `cannot log in to the source database: ${login?.message ?? errorLine(err)}`;
   }
 
   /** True once this process holds the slot lock; false while another one does (standby). */

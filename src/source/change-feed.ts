@@ -80,6 +80,7 @@ export class ChangeFeed implements Source {
         else this.reader.reset();
         events.disconnected();
       },
+      onRetry: (err) => events.retrying(err),
       onSlotLost: (err) => this.fail(err),
     });
   }
@@ -94,6 +95,7 @@ export class ChangeFeed implements Source {
         publication: this.options.publication,
         manage: this.options.manage_publication,
         tables: source.tables,
+        triggers: source.triggerNames,
         everyMs: this.options.publication_check_sec * 1000,
       },
       this.options.logger,

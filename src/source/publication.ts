@@ -114,33 +114,62 @@ async function unpublished(
 
 /**
  * Dropping a table removes it from every publication, and a re-created table is not in it, so its
- * changes silently stop. Every `everyMs` this reports such tables at error level and, when walhook
- * manages the publication, adds them back where they exist again; changes made in between were not
- * captured. Otherwise the report names the statement an owner runs.
+ * changes silently stop. Every `everyMs` this reports such tables at error level, naming the triggers
+ * that get nothing now and what to do, and, when walhook manages the publication, adds them back where
+ * they exist again; changes made in between were not captured. `triggers` names the trigger of each of
+ * `tables` (same order).
  */
 export function watchPublication(
   query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>,
-  options: { publication: string; manage: boolean; tables: readonly TableName[]; everyMs: number },
+  options: {
+    publication: string;
+    manage: boolean;
+    tables: readonly TableName[];
+    triggers: readonly string[];
+    everyMs: number;
+  },
   logger: Logger,
   onResult: (unpublishedCount: number) => void,
 ): () => void {
   const { publication, manage } = options;
   const client = { query } as unknown as Pick<pg.Client, 'query'>;
+  const watched = byTable(options.tables, options.triggers);
   const check = async () => {
-    const missing = await unpublished(client, publication, options.tables);
+    const missing = await unpublished(
+      client,
+      publication,
+      watched.map((w) => w.table),
+    );
     onResult(missing.length);
     for (const table of missing) {
       const name = qualifiedName(table);
+      const triggers = watched.find((w) => w.table === table)?.triggers ?? [];
       const statement = addTablesStatement(publication, [table]);
+      const exists = (await query('SELECT 1 WHERE to_regclass($1) IS NOT NULL', [name])).rows.length > 0;
+      const s = triggers.length > 1 ? 's' : '';
+      const of = `table ${name} of trigger${s} ${triggers.join(', ')}`;
+      let message: string;
+      if (!exists) {
+        const readd = manage
+          ? `walhook adds it back to publication ${publication}`
+          : 'its owner runs the statement';
+        message = `${of} no longer exists (dropped or renamed), so the trigger${s} get${s ? '' : 's'} no changes: re-create the table (${readd}), or remove the trigger${s} from the config and restart walhook`;
+      } else if (manage) {
+        message = `${of} left publication ${publication} (re-created or removed): its changes are not streamed; adding it back`;
+      } else {
+        message = `${of} left publication ${publication} (re-created or removed): its changes are not streamed until an owner of the table runs the statement`;
+      }
       logger.error(
-        { code: 'WALHOOK_ERR_TABLE_UNPUBLISHED', table: name, publication, ...(manage ? {} : { statement }) },
-        manage
-          ? 'table left the publication (dropped, re-created or removed); its changes are not streamed'
-          : 'table left the publication (dropped, re-created or removed); its changes are not streamed until an owner runs the statement',
+        {
+          code: 'WALHOOK_ERR_TABLE_UNPUBLISHED',
+          table: name,
+          triggers,
+          publication,
+          ...(manage ? {} : { statement }),
+        },
+        message,
       );
-      if (!manage) continue;
-      const exists = await query('SELECT 1 WHERE to_regclass($1) IS NOT NULL', [name]);
-      if (exists.rows.length === 0) continue;
+      if (!manage || !exists) continue;
       await query(statement);
       logger.warn(
         { table: name, publication },
@@ -153,4 +182,20 @@ export function watchPublication(
   }, options.everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** Each table once (two triggers may share one), with the triggers on it. */
+function byTable(
+  tables: readonly TableName[],
+  triggers: readonly string[],
+): { table: TableName; triggers: string[] }[] {
+  const found = new Map<string, { table: TableName; triggers: string[] }>();
+  for (const [i, table] of tables.entries()) {
+    const key = JSON.stringify([table.schema, table.name]);
+    const entry = found.get(key) ?? { table, triggers: [] };
+    found.set(key, entry);
+    const trigger = triggers[i];
+    if (trigger !== undefined) entry.triggers.push(trigger);
+  }
+  return [...found.values()];
 }

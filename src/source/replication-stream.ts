@@ -3,6 +3,7 @@ import { LogicalReplicationService } from 'pg-logical-replication';
 import type { Logger } from 'pino';
 import { WalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn, parseLsn } from '../core/lsn.js';
+import { errorLine, sourceLoginError } from './login-error.js';
 
 export interface ReplicationStreamOptions {
   connection: string;
@@ -15,6 +16,8 @@ export interface ReplicationStreamOptions {
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
   onConnected(): void;
   onDisconnected(error: unknown): void;
+  /** An attempt to stream failed, or the stream broke: the next attempt follows after a backoff. */
+  onRetry(error: unknown): void;
   /** The slot is gone or invalidated: retrying cannot help. */
   onSlotLost(error: WalhookError): void;
 }
@@ -148,8 +151,16 @@ export class ReplicationStream {
         this.options.onSlotLost(lost);
         break;
       }
-      logger.warn(
-        { err: failure, slot: this.options.slot, retry_in_ms: delay },
+      this.options.onRetry(failure);
+      // One line per attempt: a refused login says what to change; a stack trace would say nothing more.
+      const login = sourceLoginError(failure, this.options.connection);
+      logger[login ? 'error' : 'warn'](
+        {
+          code: login?.code,
+          error: login?.message ?? errorLine(failure),
+          slot: this.options.slot,
+          retry_in_ms: delay,
+        },
         wasConnected ? 'replication connection lost; reconnecting' : 'cannot start replication; retrying',
       );
       await this.sleep(delay + Math.floor(Math.random() * delay * 0.2));

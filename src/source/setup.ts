@@ -7,6 +7,7 @@ import { applyIdentity, type IdentityNeed } from './replica-identity.js';
 import { ensureSlot } from './slot.js';
 import {
   describeTables,
+  missingTableHint,
   qualifiedName,
   replicaIdentityProblem,
   type TableInfo,
@@ -18,7 +19,10 @@ export interface SourceState {
   systemId: string;
   /** The slot's confirmed_flush_lsn when walhook started. */
   confirmedLsn: Lsn;
+  /** One per trigger, in trigger order. */
   tables: TableInfo[];
+  /** The triggers' names, in the order of `tables`. */
+  triggerNames: readonly string[];
   /** The server's wal_sender_timeout in milliseconds (0: disabled). */
   walSenderTimeoutMs: number;
 }
@@ -57,6 +61,8 @@ export async function prepareSource(
     toast: 'fetch' | 'omit';
     /** The triggers' tables, one entry per trigger. */
     tables: readonly TableName[];
+    /** The triggers' names, in the same order: an error about a table names its triggers. */
+    triggerNames: readonly string[];
     /** What the triggers would get from REPLICA IDENTITY FULL, given their tables (same order). */
     identityNeeds(tables: readonly TableInfo[]): IdentityNeed[];
   },
@@ -76,18 +82,20 @@ export async function prepareSource(
     const refs = options.tables;
     const described = await describeTables(client, refs);
     const tables: TableInfo[] = [];
-    described.forEach((info, i) => {
+    for (const [i, info] of described.entries()) {
       const table = refs[i] as TableName;
       if (!info) {
+        const name = qualifiedName(table);
+        const triggers = options.triggerNames.filter((_, j) => qualifiedName(refs[j] as TableName) === name);
         throw new WalhookError(
           'WALHOOK_ERR_TABLE_NOT_FOUND',
-          `table ${qualifiedName(table)} does not exist; create it or fix the trigger's table`,
+          `table ${name} of trigger${triggers.length > 1 ? 's' : ''} ${triggers.join(', ')} does not exist${await missingTableHint(client, table)}`,
         );
       }
       const problem = replicaIdentityProblem(info);
       if (problem) throw new WalhookError('WALHOOK_ERR_REPLICA_IDENTITY', problem);
       tables.push(info);
-    });
+    }
     await applyIdentity(client, options.identityNeeds(tables), options.replica_identity, logger);
     const gap = await publicationGap(client, options.publication, tables);
     if (options.manage_publication) {
@@ -119,7 +127,13 @@ export async function prepareSource(
     const timeout = await client.query<{ setting: string }>(
       `SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'`,
     );
-    return { systemId, confirmedLsn, tables, walSenderTimeoutMs: Number(timeout.rows[0]?.setting ?? 60_000) };
+    return {
+      systemId,
+      confirmedLsn,
+      tables,
+      triggerNames: options.triggerNames,
+      walSenderTimeoutMs: Number(timeout.rows[0]?.setting ?? 60_000),
+    };
   } finally {
     await client.end();
   }

@@ -41,6 +41,7 @@ export class SlotLock {
   readonly #options: SlotLockOptions;
   readonly #logger: Logger;
   #client: pg.Client | null = null;
+  #loggedIn = false;
 
   constructor(options: SlotLockOptions) {
     this.#options = options;
@@ -68,6 +69,14 @@ export class SlotLock {
     }
   }
 
+  /**
+   * The lock session logged in once with these credentials: a refused login after that is a change on
+   * the server (a new password, a dropped role) to wait out, not a wrong connection string to stop for.
+   */
+  get loggedIn(): boolean {
+    return this.#loggedIn;
+  }
+
   /** Ends the lock session, which frees the lock. */
   async close(): Promise<void> {
     const client = this.#client;
@@ -86,6 +95,7 @@ export class SlotLock {
     client.on('error', () => {});
     this.#client = client;
     await client.connect();
+    this.#loggedIn = true;
     for (const statement of KEEPALIVES) await client.query(statement);
     return client;
   }

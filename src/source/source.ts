@@ -33,6 +33,8 @@ export interface SourceEvents extends TransactionHandler {
   keepalive(walEnd: Lsn, replyRequested: boolean): void;
   connected(): void;
   disconnected(): void;
+  /** The stream broke or could not start (`err` says why); it is reopened with backoff. */
+  retrying(err: unknown): void;
   /** How many of the triggers' tables the publication lacks, after each check. */
   publicationChecked(unpublished: number): void;
   /** Nothing after this is handed on; nothing unsettled has been confirmed. */

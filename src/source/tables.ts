@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { TableName } from '../core/table-name.js';
+import { type TableName, tableLine } from '../core/table-name.js';
 
 export type { TableName } from '../core/table-name.js';
 
@@ -52,6 +52,24 @@ export async function describeTables(
         }
       : null;
   });
+}
+
+/**
+ * What follows "table X does not exist" in the error of the triggers naming it: the tables whose names
+ * differ only in case, since an unquoted name folds to lower case (a table created as "Orders" is not
+ * `orders`) and a quoted one keeps its case, with the line to write for each; else what to do.
+ */
+export async function missingTableHint(client: Pick<pg.Client, 'query'>, table: TableName): Promise<string> {
+  const result = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE lower(n.nspname) = lower($1) AND lower(c.relname) = lower($2) AND c.relkind IN ('r', 'p')
+      ORDER BY 1, 2`,
+    [table.schema, table.name],
+  );
+  if (result.rows.length === 0) return "; create it, or set the trigger's table: to an existing table";
+  const found = result.rows.map(qualifiedName).join(', ');
+  const lines = result.rows.map(tableLine).join(' or ');
+  return `, but ${found} does (unquoted names fold to lower case, double-quoted ones keep their case); write ${lines}`;
 }
 
 /**

@@ -283,7 +283,10 @@ test('a refused password at start-up is reported without the password', async ()
     'walhook validate (wrong password)',
     await runCli(['validate', '--config', configPath], env(WRONG_PASSWORD)),
   );
-  assert.match(validate.stdout, /database not reachable \(password authentication failed/);
+  assert.match(
+    validate.stdout,
+    /^error +Postgres at .* refused the connection: password authentication failed/m,
+  );
   const walhook = await WalhookProcess.start(configYaml(join(dir, 'api-key')), env(WRONG_PASSWORD), {
     waitReady: false,
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect, createServer, type Server } from 'node:net';
 import { after, test } from 'node:test';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/embedded-postgres.js';
@@ -8,9 +9,11 @@ import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
 let db: Database | undefined;
 let receiver: Receiver | undefined;
 let walhook: WalhookProcess | undefined;
+let forwarder: Server | undefined;
 
 after(async () => {
   await walhook?.stop('SIGKILL');
+  forwarder?.close();
   await receiver?.close();
   await db?.close();
 });
@@ -31,6 +34,8 @@ triggers:
 ${extra}`;
 
 test('Postgres not reachable at start: walhook logs, retries with backoff and streams once it is up', async () => {
+  // walhook reaches Postgres only once its database and table exist: before that, a missing database
+  // or table would be an error that stops it, not a server to wait for.
   const port = await freePort();
   receiver = await startReceiver();
   const url = `postgres://postgres:walhook@127.0.0.1:${port}/startup`;
@@ -48,8 +53,20 @@ test('Postgres not reachable at start: walhook logs, retries with backoff and st
   const ready = await fetch(`http://127.0.0.1:${walhook.port}/readyz`);
   assert.equal(ready.status, 503, 'not ready while waiting');
 
-  db = await startDatabase('startup', { port });
+  db = await startDatabase('startup');
   await db.query('CREATE TABLE events (id int PRIMARY KEY, note text)');
+  const target = db.server.port;
+  forwarder = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => forwarder?.listen(port, '127.0.0.1', resolve));
   await walhook.ready(60_000);
   await db.query(`INSERT INTO events VALUES (1, 'after the wait')`);
   const [delivery] = await receiver.waitFor(1, '/events');
@@ -96,7 +113,10 @@ test('validate exits 2 for a missing table and a table without replica identity,
     PORT: '0',
   });
   assert.equal(bad.code, 2, bad.stdout + bad.stderr);
-  assert.match(bad.stdout, /^error +triggers\[1\] \(missing\): table "public"\."nope" does not exist$/m);
+  assert.match(
+    bad.stdout,
+    /^error +triggers\[1\] \(missing\): table "public"\."nope" does not exist; create it, or set the trigger's table: to an existing table$/m,
+  );
   assert.match(bad.stdout, /^error +triggers\[2\] \(keyless\): table "public"\."no_key" has no primary key/m);
   assert.match(
     bad.stdout,
@@ -110,7 +130,7 @@ test('validate exits 2 for a missing table and a table without replica identity,
   });
   assert.equal(run.code, 2, 'run refuses to start');
   assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
-  assert.match(run.stderr, /^walhook: table "public"\."nope" does not exist/);
+  assert.match(run.stderr, /^walhook: table "public"\."nope" of trigger missing does not exist/);
 });
 
 test('validate with the database down checks the file and says the database checks were skipped', async () => {

@@ -171,7 +171,7 @@ test('the publication watch adds a hostile table back with a quoted statement', 
   const watch = recorder((sql) => (sql.includes('to_regclass') ? [{ '?column?': 1 }] : []));
   const stop = watchPublication(
     watch.query,
-    { publication: 'walhook', manage: true, tables: [table], everyMs: 5 },
+    { publication: 'walhook', manage: true, tables: [table], triggers: ['hostile'], everyMs: 5 },
     logger,
     () => {},
   );

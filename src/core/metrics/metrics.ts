@@ -9,6 +9,8 @@ export const ERRORS = {
   setup: ['connection', 'setup'],
   /** The replication connection was lost; reopened with backoff. */
   connection: ['connection', 'source'],
+  /** Postgres refused the login once walhook had been running (password, role, database); retried. */
+  login: ['login', 'source'],
   /** A replication message could not be decoded (fatal). */
   decode: ['decode', 'source'],
   /** A catalog or TOAST lookup the stream waited for failed (fatal). */
