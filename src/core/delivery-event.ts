@@ -1,4 +1,5 @@
 import type { Lsn } from './lsn.js';
+import type { TableName } from './table-name.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt (Hasura's `num_retries`); `Infinity` retries until delivered. */
@@ -40,12 +41,6 @@ export interface DeliveryTarget {
   batch?: BatchLimits;
 }
 
-/** A table as Postgres names it, without quoting. */
-export interface Relation {
-  readonly schema: string;
-  readonly name: string;
-}
-
 /** One matched change on its way to one trigger's target. */
 export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   /** Stable UUID of (database, commit LSN, index in transaction, trigger). */
@@ -57,7 +52,7 @@ export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   op: 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'MANUAL' | 'READ';
   /** `schema.name`, as logs and dead letters show it. */
   table: string;
-  relation: Relation;
+  relation: TableName;
   commitLsn: Lsn;
   /** The JSON body for a given attempt; only `delivery_info.current_retry` differs between attempts. */
   body(currentRetry: number): string;

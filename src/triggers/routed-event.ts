@@ -1,7 +1,8 @@
-import type { DeliveryEvent, DeliveryTarget, Relation } from '../core/delivery-event.js';
+import type { DeliveryEvent, DeliveryTarget } from '../core/delivery-event.js';
 import type { Lsn } from '../core/lsn.js';
 import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
 import type { Settlements, TrackedTransaction } from '../core/settlement.js';
+import type { TableName } from '../core/table-name.js';
 import type { HasuraBody } from './payload.js';
 
 /** What an event reports to when it settles. */
@@ -23,7 +24,7 @@ export class RoutedEvent implements DeliveryEvent {
     readonly orderingKey: string,
     readonly op: DeliveryEvent['op'],
     readonly table: string,
-    readonly relation: Relation,
+    readonly relation: TableName,
     readonly commitLsn: Lsn,
     private readonly commitTime: bigint,
     private readonly payload: HasuraBody,

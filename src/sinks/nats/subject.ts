@@ -1,4 +1,5 @@
-import type { DeliveryEvent, Relation } from '../../core/delivery-event.js';
+import type { DeliveryEvent } from '../../core/delivery-event.js';
+import type { TableName } from '../../core/table-name.js';
 
 export const DEFAULT_SUBJECT = 'walhook.{schema}.{table}.{op}';
 
@@ -60,7 +61,7 @@ export function subjectTemplateProblem(template: string): string | null {
  */
 export class SubjectTemplate {
   readonly #parts: Part[];
-  readonly #rendered = new WeakMap<Relation, string[]>();
+  readonly #rendered = new WeakMap<TableName, string[]>();
 
   constructor(template: string) {
     const parts = parse(template);
@@ -68,7 +69,7 @@ export class SubjectTemplate {
     this.#parts = parts;
   }
 
-  render(relation: Relation, op: Op): string {
+  render(relation: TableName, op: Op): string {
     let subjects = this.#rendered.get(relation);
     if (subjects === undefined) {
       subjects = OP_TOKENS.map((token) => this.#fill(relation, token));
@@ -77,7 +78,7 @@ export class SubjectTemplate {
     return subjects[OPS.indexOf(op)] as string;
   }
 
-  #fill(relation: Relation, op: string): string {
+  #fill(relation: TableName, op: string): string {
     let subject = '';
     for (const part of this.#parts) {
       if (typeof part === 'string') subject += part;

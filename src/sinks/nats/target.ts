@@ -1,4 +1,5 @@
-import type { DeliveryEvent, DeliveryTarget, Relation, RetryPolicy } from '../../core/delivery-event.js';
+import type { DeliveryEvent, DeliveryTarget, RetryPolicy } from '../../core/delivery-event.js';
+import type { TableName } from '../../core/table-name.js';
 import type { TriggerDelivery } from '../plugin.js';
 import type { NatsSettings } from './settings.js';
 import { SubjectTemplate } from './subject.js';
@@ -8,7 +9,7 @@ export interface NatsTarget extends DeliveryTarget {
   type: 'nats';
   servers: readonly string[];
   /** The subject of an event of a table and operation. */
-  subject: { render(relation: Relation, op: DeliveryEvent['op']): string };
+  subject: { render(relation: TableName, op: DeliveryEvent['op']): string };
   /** When set, JetStream refuses a message that its subject would store in another stream. */
   stream: string | null;
   ackTimeoutMs: number;
