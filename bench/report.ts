@@ -95,6 +95,16 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
   });
   for (const { label, pick } of batched) add(`walhook, ${label} (changes/s)`, results.map(pick), integer);
   add(
+    'walhook, 1 event per POST, invocation log on (changes/s)',
+    results.map((r) => r.logged.rate),
+    integer,
+  );
+  add(
+    'invocation log on / off, 1 event per POST',
+    results.map((r) => r.logged.rate / r.perPost.rate),
+    fixed(2),
+  );
+  add(
     'counting consumer (changes/s)',
     results.map((r) => r.counting.rate),
     integer,
@@ -147,6 +157,7 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
     ['slot read by the counting consumer', 'slot'],
     ['walhook streaming', 'walhook'],
     ['event-log trigger', 'trigger'],
+    ['session capture trigger (hasura.user set)', 'session'],
   ] as const;
   const seconds = (n: number) => `${n.toFixed(2)} s`;
   for (const [label, setup] of setups) {

@@ -10,7 +10,7 @@ import { startCountingConsumer } from './counting-consumer.js';
 import { pollUntil } from './poll.js';
 import { startReceiver } from './receiver.js';
 import { type Bench, Walhook } from './walhook.js';
-import { dropSlot, insertRows, PUBLICATIONS, singleRowInsert, TABLES } from './workload.js';
+import { dropSlot, insertRows, PUBLICATIONS, singleRowInsert, TABLES, withHasuraUser } from './workload.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -113,6 +113,8 @@ export interface SourceOverhead {
   slot: CapturedLoad;
   walhook: CapturedLoad;
   trigger: SourceLoad;
+  /** `source.session_variables: hasura`'s statement trigger, writing its message in every transaction. */
+  session: SourceLoad;
 }
 
 export interface SourceOverheadOptions {
@@ -124,7 +126,7 @@ export interface SourceOverheadOptions {
   slot: string;
 }
 
-type Measure = (table: string, afterBulk?: () => Promise<unknown>) => Promise<SourceLoad>;
+type Measure = (table: string, afterBulk?: () => Promise<unknown>, url?: string) => Promise<SourceLoad>;
 
 /**
  * The same writes on the source with no capture, with a slot read live (by the counting consumer,
@@ -135,7 +137,7 @@ type Measure = (table: string, afterBulk?: () => Promise<unknown>) => Promise<So
 export async function sourceOverhead(bench: Bench, options: SourceOverheadOptions): Promise<SourceOverhead> {
   const { db } = bench;
   const { bulkRows, loadSec, clients, generator } = options;
-  const measure: Measure = async (table, afterBulk) => {
+  const measure: Measure = async (table, afterBulk, url = db.url) => {
     await db.query(`TRUNCATE ${table}, event_log`);
     // Each timed part starts with no dirty buffers left by the one before.
     await db.query('CHECKPOINT');
@@ -145,7 +147,7 @@ export async function sourceOverhead(bench: Bench, options: SourceOverheadOption
     await afterBulk?.();
     await db.query(`TRUNCATE ${table}, event_log`);
     await db.query('CHECKPOINT');
-    const tps = await generator.run(db.url, table, clients, loadSec);
+    const tps = await generator.run(url, table, clients, loadSec);
     return { bulkSec, tps };
   };
   const capturing = async (table: string, slot: string, start: () => Promise<Capture>) => {
@@ -170,7 +172,8 @@ export async function sourceOverhead(bench: Bench, options: SourceOverheadOption
   const walhookSlot = `${options.slot}_walhook`;
   const walhook = await capturing(TABLES.walhook, walhookSlot, () => streamWalhook(bench, walhookSlot));
   const trigger = await measure(TABLES.trigger);
-  return { none, slot, walhook, trigger };
+  const session = await measure(TABLES.session, undefined, withHasuraUser(db.url));
+  return { none, slot, walhook, trigger, session };
 }
 
 /** A consumer reading a slot live. */

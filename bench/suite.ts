@@ -28,6 +28,8 @@ export interface SuiteOptions {
 export interface RunResult {
   counting: Throughput;
   perPost: Throughput;
+  /** One event per POST with the invocation log on: one row per event. */
+  logged: Throughput;
   /** By events per POST. */
   batched: Map<number, Throughput>;
   latency: Latency;
@@ -66,6 +68,9 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
     const perPost = await step('walhook, 1 event per POST', () =>
       walhookThroughput(bench, options.backlog, 1, `per_post_${run}`),
     );
+    const logged = await step('walhook, 1 event per POST, invocation log on', () =>
+      walhookThroughput(bench, options.backlog, 1, `logged_${run}`, true),
+    );
     const batched = new Map<number, Throughput>();
     for (const size of options.batches) {
       batched.set(
@@ -90,7 +95,7 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
         slot: `source_${run}`,
       }),
     );
-    results.push({ counting, perPost, batched, latency: lat, memory, source });
+    results.push({ counting, perPost, logged, batched, latency: lat, memory, source });
   }
   return results;
 }

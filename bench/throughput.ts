@@ -51,12 +51,16 @@ export async function countingConsumer(db: Database, backlog: number, slot: stri
   }
 }
 
-/** walhook delivering a backlog, `batch` events per POST, to a receiver answering 200 at once. */
+/**
+ * walhook delivering a backlog, `batch` events per POST, to a receiver answering 200 at once; with
+ * `invocationLog`, every attempt is also written to the invocation log.
+ */
 export async function walhookThroughput(
   bench: Bench,
   backlog: number,
   batch: number,
   slot: string,
+  invocationLog = false,
 ): Promise<Throughput> {
   const { db } = bench;
   const receiver = await startReceiver({ count: batch > 1 ? 'events' : 'requests' });
@@ -64,7 +68,14 @@ export async function walhookThroughput(
     await fillBacklog(db, slot, backlog);
     const walhook = await Walhook.start(
       bench,
-      { slot, publication: PUBLICATIONS.backlog, table: TABLES.backlog, webhook: receiver.url, batch },
+      {
+        slot,
+        publication: PUBLICATIONS.backlog,
+        table: TABLES.backlog,
+        webhook: receiver.url,
+        batch,
+        invocationLog,
+      },
       { waitReady: false },
     );
     try {

@@ -42,7 +42,12 @@ export interface BenchTrigger {
   webhook: string;
   /** Events per POST (`batch.max_events`); above 1 receivers get `{"events": […]}`. */
   batch?: number;
+  /** Every attempt also written to the invocation log (`INVOCATION_LOG_TABLE`). */
+  invocationLog?: boolean;
 }
+
+/** Where the measures with the invocation log on keep it. */
+export const INVOCATION_LOG_TABLE = 'walhook.bench_invocation_log';
 
 function config(db: Database, trigger: BenchTrigger, port: number): string {
   return `source:
@@ -55,7 +60,7 @@ server:
   port: ${port}
   console: { recent: ${process.env.BENCH_CONSOLE_RECENT ?? 1000} } # bench/console-cost.ts varies it
 shutdown_grace_sec: 0
-triggers:
+${trigger.invocationLog ? `invocation_log: { table: ${INVOCATION_LOG_TABLE} }\n` : ''}triggers:
   - name: bench
     table: ${trigger.table}
     operations: [insert]

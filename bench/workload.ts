@@ -1,3 +1,4 @@
+import { CAPTURE_FUNCTION_SQL, captureTriggerSql } from '../src/source/session-capture.js';
 import type { Database } from '../test/helpers/database.js';
 import { pollUntil } from './poll.js';
 
@@ -16,6 +17,7 @@ export const TABLES = {
   slot: 'load_slot',
   walhook: 'load_walhook',
   trigger: 'load_trigger',
+  session: 'load_session',
 } as const;
 
 /** Publications walhook and the counting consumer read, one per measure's table. */
@@ -74,6 +76,20 @@ export async function prepareDatabase(db: Database): Promise<void> {
   await db.query(
     `CREATE TRIGGER capture AFTER INSERT ON ${TABLES.trigger} FOR EACH ROW EXECUTE FUNCTION capture_insert()`,
   );
+  // What `source.session_variables: hasura` installs: one statement trigger and its function.
+  await db.query('CREATE SCHEMA IF NOT EXISTS walhook');
+  await db.query(CAPTURE_FUNCTION_SQL);
+  await db.query(captureTriggerSql({ schema: 'public', name: TABLES.session }));
+}
+
+/**
+ * The connection URL of writers whose every transaction has `hasura.user` set (as Hasura sets it for
+ * each mutation), so the session capture writes its message in each of them.
+ */
+export function withHasuraUser(url: string): string {
+  const options = new URL(url);
+  options.searchParams.set('options', '-chasura.user={"x-hasura-user-id":"7","x-hasura-role":"user"}');
+  return options.toString();
 }
 
 /** Inserts `rows` rows in one statement, so in one transaction. */

@@ -12,6 +12,7 @@ export const LAYERS = [
   'sinks',
   'checkpoint',
   'dead-letters',
+  'invocation-log',
   'backfill',
   'config',
   'preflight',

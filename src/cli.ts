@@ -32,6 +32,10 @@ Commands:
             [--restart] [--detach] [--cancel]
             send the table's existing rows through the trigger, in primary-key order, with a
             progress bar; continues where a stopped backfill ended unless --restart
+  import-hasura  PATH [--source NAME] [--out FILE] [--partial] [--hasura-version V]
+                 write the walhook config for a Hasura project's event triggers (PATH: its
+                 metadata folder or JSON export) and report each trigger on stderr; exit 2 when
+                 one cannot be mapped (the config is then written only with --partial)
 
 Options:
   -h, --help      show this help
@@ -83,6 +87,13 @@ async function main(argv: string[]): Promise<number> {
       return command === 'invoke'
         ? commands.invokeCommand(rest, output)
         : commands.backfillCommand(rest, output);
+    }
+    case 'import-hasura': {
+      const { importHasuraCommand } = await import('./commands/import-hasura.js');
+      return importHasuraCommand(rest, {
+        out: (text) => process.stdout.write(text),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     }
     case 'dlq': {
       const { dlqCommand } = await import('./commands/dlq.js');

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { DURATION_EXAMPLES, parseDuration as durationMs } from '../core/duration.js';
 import { parseLsn } from '../core/lsn.js';
 import { redeliverLetters } from '../dead-letters/redeliver.js';
 import { type DeadLetter, type DeadLetterFilter, letterToJson } from '../dead-letters/store.js';
@@ -11,7 +12,6 @@ import { configFile, parseUsage, usageError } from './args.js';
 type Print = (line: string) => void;
 
 const CONFIG = { config: { type: 'string', short: 'c' }, pipeline: { type: 'string' } } as const;
-const DURATION_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 /** Longer errors are cut in the table; `--json` has them whole. */
 const ERROR_COLUMN_CHARS = 80;
 /** A table of thousands of letters scrolls past what a terminal keeps; JSON lines are for scripts. */
@@ -173,11 +173,11 @@ function selection(
 }
 
 function parseDuration(command: string, option: string, text: string): number {
-  const match = /^(\d+)([dhm])$/.exec(text);
-  if (!match) {
-    throw usageError(`dlq ${command}: ${option} "${text}" is not a duration such as 7d, 12h or 30m`);
+  const ms = durationMs(text);
+  if (ms === null) {
+    throw usageError(`dlq ${command}: ${option} "${text}" is not a duration such as ${DURATION_EXAMPLES}`);
   }
-  return Number(match[1]) * (DURATION_MS[match[2] as string] as number);
+  return ms;
 }
 
 function parseLimit(text: string): number {

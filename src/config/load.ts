@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ErrorCode, WalhookError } from '../core/errors.js';
+import { expandHasura } from './hasura/config-key.js';
 import { interpolateEnv, type KeyPath } from './interpolate.js';
 import { type Config, configSchema, PIPELINE_KEYS, pipelinesConfigSchema } from './schema.js';
 
@@ -107,6 +108,8 @@ export function parseConfigs(
       );
     }
   }
+  // Triggers from Hasura metadata join the file's own before validation, so they are checked alike.
+  const origins = expandHasura(data, baseDir, env, fail);
   const result = multi
     ? pipelinesConfigSchema.safeParse(data, { error: issueProblem })
     : configSchema.safeParse(data, { error: issueProblem });
@@ -115,7 +118,9 @@ export function parseConfigs(
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
     const path =
       issue?.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue?.path;
-    throw fail('WALHOOK_ERR_CONFIG_INVALID', path ?? [], issue?.message ?? 'invalid', result.error);
+    const origin = origins(path ?? []);
+    const problem = `${origin ? `${origin}: ` : ''}${issue?.message ?? 'invalid'}`;
+    throw fail('WALHOOK_ERR_CONFIG_INVALID', path ?? [], problem, result.error);
   }
   if (!('pipelines' in result.data)) {
     return deepFreeze([{ ...result.data, pipeline: DEFAULT_PIPELINE }]);

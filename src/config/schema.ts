@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { strictObject } from '../core/strict-schema.js';
+import { userAgent as defaultUserAgent } from '../core/version.js';
+import { invocationLogSchema } from '../invocation-log/settings.js';
+import { userAgent } from '../sinks/webhook/settings.js';
 import { triggerSchema } from './trigger-schema.js';
 
 export type { TableName } from '../core/table-name.js';
@@ -96,6 +99,8 @@ const sourceSchema = strictObject({
   toast: z.enum(['fetch', 'omit']).default('fetch'),
   // `full` runs ALTER TABLE … REPLICA IDENTITY FULL on the triggers' tables that need old values.
   replica_identity: z.enum(['keep', 'full']).default('keep'),
+  // `hasura`: a statement trigger on each trigger table sends hasura.user and hasura.tracecontext along.
+  session_variables: z.enum(['hasura', 'off']).default('off'),
   // A table dropped and re-created leaves the publication; this is how often walhook looks.
   publication_check_sec: z.number().positive().default(30),
   // A transactional message gives the slot something to confirm when only other databases write WAL.
@@ -131,7 +136,11 @@ const deadLetterSchema = strictObject({
 export const PIPELINE_KEYS = [
   'source',
   'triggers',
+  // Triggers from Hasura metadata; src/config/hasura/config-key.ts replaces it before validation.
+  'hasura',
   'dead_letter',
+  // Off unless set: every delivery attempt in a table (src/invocation-log/).
+  'invocation_log',
   'max_in_flight_events',
   'max_in_flight_bytes',
 ] as const;
@@ -141,6 +150,7 @@ const pipelineShape = {
   // required rather than source as missing.
   source: sourceSchema.prefault({} as z.input<typeof sourceSchema>),
   dead_letter: deadLetterSchema,
+  invocation_log: invocationLogSchema.optional(),
   max_in_flight_events: z.number().int().min(1).default(10_000),
   max_in_flight_bytes: z
     .number()
@@ -183,6 +193,8 @@ const sharedShape = {
     }).prefault({}),
   }).prefault({}),
   shutdown_grace_sec: z.number().min(0).default(10),
+  // The User-Agent of every webhook request; a trigger's `user_agent` or User-Agent header wins over it.
+  user_agent: userAgent.default(defaultUserAgent),
 };
 
 /** The single-pipeline form: one slot, its triggers, and the shared settings at the top level. */
@@ -190,7 +202,9 @@ export const configSchema = strictObject({
   source: pipelineShape.source,
   server: sharedShape.server,
   shutdown_grace_sec: sharedShape.shutdown_grace_sec,
+  user_agent: sharedShape.user_agent,
   dead_letter: pipelineShape.dead_letter,
+  invocation_log: pipelineShape.invocation_log,
   max_in_flight_events: pipelineShape.max_in_flight_events,
   max_in_flight_bytes: pipelineShape.max_in_flight_bytes,
   triggers: pipelineShape.triggers,

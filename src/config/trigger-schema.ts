@@ -84,6 +84,8 @@ const retrySchema = strictObject({
   max_interval_sec: z.number().min(0).optional(),
   // Answers not worth repeating (410 Gone, a 4xx validation error): dead-lettered at once.
   final_statuses: z.array(statusPattern).optional(),
+  // Hasura honours a Retry-After on any non-2xx answer; by default only 429 and 503 carry one for us.
+  retry_after: z.enum(['throttling', 'any_status']).optional(),
 });
 
 type RetryKey = keyof z.output<typeof retrySchema>;
@@ -96,6 +98,7 @@ function withDefaults(retry: z.output<typeof retrySchema>) {
     backoff: retry.backoff ?? DEFAULT_RETRY.backoff,
     max_interval_sec: retry.max_interval_sec ?? DEFAULT_RETRY.maxIntervalSec,
     final_statuses: retry.final_statuses ?? DEFAULT_RETRY.finalStatuses,
+    retry_after: retry.retry_after ?? DEFAULT_RETRY.retryAfter,
   };
 }
 
@@ -114,12 +117,19 @@ export const triggerSchema = strictObject({
   payload_columns: uniqueList(z.string().min(1), 'column', 'payload_columns').optional(),
   // As in Hasura, a trigger is invoked by hand (and backfilled) only when it says so.
   enable_manual: z.boolean().default(false),
+  // As in Hasura: an UPDATE that leaves every update column as it was does not fire (needs FULL).
+  skip_unchanged_updates: z.boolean().default(false),
+  // false (Hasura's default): changes applied by logical replication from another server do not fire.
+  trigger_on_replication: z.boolean().default(true),
+  // hasura: the body Hasura sends, to the key (no `source`, no TOAST lists, payload_columns as listed).
+  payload_format: z.enum(['walhook', 'hasura']).default('walhook'),
   // Exactly one of webhook and sink (see the superRefine below).
   webhook: webhookUrl.optional(),
   sink: sinkSettings.optional(),
   headers: webhookOptions.headers,
   secret: webhookOptions.secret,
   tls: webhookOptions.tls,
+  user_agent: webhookOptions.user_agent,
   retry: retrySchema.optional(),
   ordering: z.enum(['row', 'trigger', 'none']).default('row'),
   concurrency: z.number().int().min(1).max(10_000).default(64),
@@ -151,12 +161,23 @@ export const triggerSchema = strictObject({
     }
   })
   .transform(
-    ({ table: { text, ...table }, webhook, headers, secret, tls, batch, sink, retry, ...trigger }) => ({
+    ({
+      table: { text, ...table },
+      webhook,
+      headers,
+      secret,
+      tls,
+      user_agent,
+      batch,
+      sink,
+      retry,
+      ...trigger
+    }) => ({
       ...trigger,
       table,
       tableText: text,
       // Absent when not set: each sink has its default (see its plugin's target).
       ...(retry !== undefined && { retry: withDefaults(retry) }),
-      sink: sink ?? webhookSink(webhook as string, { headers, secret, tls, batch }),
+      sink: sink ?? webhookSink(webhook as string, { headers, secret, tls, user_agent, batch }),
     }),
   );

@@ -12,6 +12,8 @@ export interface RetryPolicy {
   maxIntervalSec: number;
   /** Statuses (410) or classes ("4xx") answered finally: no retry, straight to the dead-letter store. */
   finalStatuses: readonly (number | string)[];
+  /** Which answers' Retry-After is honoured: 429 and 503 (`throttling`), or any non-2xx (Hasura's way). */
+  retryAfter: 'throttling' | 'any_status';
 }
 
 /** `row`: one at a time per ordering key; `trigger`: one at a time per trigger; `none`: no order. */
@@ -41,6 +43,15 @@ export interface DeliveryTarget {
   batch?: BatchLimits;
 }
 
+/** A W3C trace the delivery attempts join as child spans of `parentSpanId`. */
+export interface ParentTrace {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /** 16 lowercase hex digits. */
+  parentSpanId: string;
+  sampled: boolean;
+}
+
 /** One matched change on its way to one trigger's target. */
 export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   /** Stable UUID of (database, commit LSN, index in transaction, trigger). */
@@ -58,6 +69,8 @@ export interface DeliveryEvent<Target extends DeliveryTarget = DeliveryTarget> {
   body(currentRetry: number): string;
   /** Size of the body in bytes (about), for the in-flight byte bound. */
   bytes: number;
+  /** The trace of the transaction that made the change, when it carried one (a session message). */
+  trace?: ParentTrace;
   /** Called exactly once, when the event is delivered or finally failed. */
   settle(outcome: 'delivered' | 'failed'): void;
 }

@@ -20,6 +20,11 @@ export const errorCodes = {
     exitCode: 2,
     description: 'A config value is missing, unknown or of the wrong type or shape.',
   },
+  WALHOOK_ERR_HASURA_METADATA: {
+    exitCode: 2,
+    description:
+      'The Hasura metadata (`hasura.metadata` or the path given to `import-hasura`) cannot be read: a file is missing, is not YAML or JSON, or is not in the shape `hasura metadata export` writes.',
+  },
   WALHOOK_ERR_TLS_FILE: {
     exitCode: 2,
     description:

@@ -13,8 +13,13 @@ const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_$]*$/;
  * quote, since YAML takes a leading `"` as its own quoting and drops it.
  */
 export function tableLine(table: TableName): string {
+  const text = tableText(table);
+  return `table: ${text.includes('"') ? `'${text.replaceAll("'", "''")}'` : text}`;
+}
+
+/** The value of that line as a string: what a config's `table` key must hold to name `table`. */
+export function tableText(table: TableName): string {
   const quote = (identifier: string) =>
     PLAIN_IDENTIFIER.test(identifier) ? identifier : `"${identifier.replaceAll('"', '""')}"`;
-  const text = table.schema === 'public' ? quote(table.name) : `${quote(table.schema)}.${quote(table.name)}`;
-  return `table: ${text.includes('"') ? `'${text.replaceAll("'", "''")}'` : text}`;
+  return table.schema === 'public' ? quote(table.name) : `${quote(table.schema)}.${quote(table.name)}`;
 }

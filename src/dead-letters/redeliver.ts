@@ -12,6 +12,8 @@ import type { StoreScope } from './store-scope.js';
 /** The triggers of a pipeline, as its config holds them. */
 interface PipelineTriggers {
   readonly triggers: readonly TriggerSink[];
+  /** The global `user_agent` (shared by every pipeline). */
+  readonly user_agent: string;
 }
 
 /** What became of one letter: delivered (and removed from the store) or kept, with why. */
@@ -44,7 +46,7 @@ export async function redeliverLetters(
   const results: RedeliveryResult[] = [];
   if (letters.length === 0) return results;
   const targets = webhookTargets(configs);
-  const client = new WebhookClient({ userAgent: userAgent() });
+  const client = new WebhookClient({ userAgent: configs[0]?.user_agent ?? userAgent() });
   try {
     for (const { letter, store } of letters) {
       const result = await redeliverOne(client, targets.get(letter.trigger), letter, store);

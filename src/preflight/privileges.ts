@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { gapSummary, publicationGap } from '../source/publication.js';
+import { CAPTURE_FUNCTION, CAPTURE_TRIGGER, capturePlan, captureRemedy } from '../source/session-capture.js';
 import { currentRole, unselectable } from '../source/setup.js';
 import { qualifiedName, type TableInfo } from '../source/tables.js';
 import { identityNeeds } from '../triggers/identity-needs.js';
@@ -41,9 +42,30 @@ export async function privilegeFindings(
       });
     }
   }
+  if (config.source.session_variables === 'hasura')
+    findings.push(await sessionCaptureFinding(client, tables, role));
   const deadLetters = await deadLetterFinding(client, config, role);
   if (deadLetters) findings.push(deadLetters);
   return findings;
+}
+
+/** source.session_variables: hasura: what walhook will install at start, or the SQL for the owners. */
+async function sessionCaptureFinding(
+  client: pg.Client,
+  tables: readonly TableInfo[],
+  role: string,
+): Promise<Finding> {
+  const plan = await capturePlan(client, tables);
+  const remedy = captureRemedy(plan, role);
+  if (remedy) return { level: 'warn', message: remedy };
+  if (!plan.functionMissing && plan.tables.length === 0) {
+    return { level: 'ok', message: `session capture (trigger ${CAPTURE_TRIGGER}) is on every trigger table` };
+  }
+  const missing = plan.tables.map((t) => qualifiedName(t.table));
+  return {
+    level: 'info',
+    message: `walhook will install the session capture: ${[...(plan.functionMissing ? [`function ${CAPTURE_FUNCTION}`] : []), ...missing.map((name) => `trigger ${CAPTURE_TRIGGER} on ${name}`)].join(', ')}`,
+  };
 }
 
 /** Whether the publication lists the triggers' tables, and otherwise whether the role may make it do so. */

@@ -9,10 +9,10 @@ import { isWalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn } from '../core/lsn.js';
 import type { ErrorKind, Metrics, PipelineMetrics } from '../core/metrics/metrics.js';
 import { secondsSinceCommit } from '../core/metrics/trigger-metrics.js';
-import { userAgent } from '../core/version.js';
 import { deadLetterOf } from '../dead-letters/letter.js';
 import { openDeadLetterStore } from '../dead-letters/open.js';
 import type { DeadLetterStore } from '../dead-letters/store.js';
+import type { InvocationLog } from '../invocation-log/log.js';
 import { startChecks } from '../preflight/preflight.js';
 import { DeliveryEngine } from '../sinks/engine.js';
 import type { DeliveryRecorder, FinalFailure } from '../sinks/engine-hooks.js';
@@ -26,6 +26,8 @@ import { sourceTlsError } from '../source/tls-error.js';
 import { identityNeeds } from '../triggers/identity-needs.js';
 import { TriggerIndex } from '../triggers/matcher.js';
 import { EventRouter, type FilteredChangeHook } from '../triggers/router.js';
+import { TransactionSessions } from '../triggers/session.js';
+import { bothRecorders, openInvocationLog } from './invocation-log.js';
 import { Monitoring } from './monitoring.js';
 import type { Snapshot, Status } from './status.js';
 
@@ -51,10 +53,14 @@ export class Pipeline {
   private readonly acknowledger: Acknowledger;
   private readonly source: Source;
   private readonly deadLetters: DeadLetterStore;
+  /** Every delivery attempt, when `invocation_log` is set. */
+  private readonly invocationLog: InvocationLog | null;
   private readonly monitoring: Monitoring;
   /** This pipeline's series (label `pipeline`) and the shared ones. */
   private readonly metrics: PipelineMetrics;
   private router: EventRouter | null = null;
+  /** The session each transaction's `walhook.session` messages set, for its changes' events. */
+  private readonly sessions: TransactionSessions;
   /** What `stop` waits for at the moment, for the shutdown watchdog's message. */
   stoppingStep: string | null = null;
   /** Backfills and manual invocations, once streaming. */
@@ -89,13 +95,17 @@ export class Pipeline {
         ? { slot: config.source.slot }
         : { pipeline: config.pipeline, slot: config.source.slot },
     );
+    this.sessions = new TransactionSessions(this.logger.child({ stage: 'triggers' }), () =>
+      this.metrics.error('sessionMessage'),
+    );
     this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
+    this.invocationLog = openInvocationLog(config, metrics, this.logger.child({ stage: 'sink' }));
     this.sink = new DeliveryEngine({
       logger: this.logger.child({ stage: 'sink' }),
-      userAgent: userAgent(),
+      userAgent: config.user_agent,
       deadLetter: (event, failure) => this.deadLetter(event, failure),
       onAttempt: (info) => this.metrics.trigger(info.trigger).attempt(info),
-      recorder: consoleHooks.recorder,
+      recorder: bothRecorders(consoleHooks.recorder, this.invocationLog?.recorder),
     });
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
     this.acknowledger = new Acknowledger(
@@ -115,10 +125,13 @@ export class Pipeline {
           const { txn } = change;
           txn.tracked.commitTime ??= txn.commitTime;
           this.backfills?.observe(change);
-          this.router?.route(change);
+          this.router?.route(change, this.sessions.of(txn));
           this.applyBackpressure();
         },
-        message: (message) => this.backfills?.message(message),
+        message: (message) => {
+          this.sessions.message(message);
+          this.backfills?.message(message);
+        },
         keepalive: (walEnd, reply) => this.acknowledger.keepalive(walEnd, reply),
         connected: () => {
           this.refusedLogin = null;
@@ -256,6 +269,7 @@ export class Pipeline {
           this.logger,
         );
         await this.deadLetters.init();
+        await this.invocationLog?.init();
         this.refusedLogin = null;
         return state;
       } catch (err) {
@@ -326,22 +340,34 @@ export class Pipeline {
   async stop(graceSec: number): Promise<boolean> {
     this.stopping = true;
     this.wake?.();
-    // Messages after this are dropped unconfirmed; Postgres sends them again on the next start.
-    this.source.pause('backpressure');
+    const deadline = Date.now() + graceSec * 1000;
     // Each step is logged at debug level, so a stop that takes long shows where it waits.
     const step = <T>(what: string, work: () => Promise<T>): Promise<T> => {
       this.stoppingStep = what;
       this.logger.debug({ step: what }, 'stopping');
       return work();
     };
+    // Transactions after the one being read are dropped unconfirmed; Postgres sends them again on the
+    // next start. The one being read is finished, so that none is delivered in part and then again.
+    const finished = this.source.finishTransaction();
+    if (this.source.connected) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+      await step('transaction', () => Promise.race([finished, graceOver]));
+      clearTimeout(timer);
+    }
+    this.source.pause('backpressure');
     await step('backfills', async () => this.backfills?.close());
-    const drained = await step('deliveries', () => this.sink.drain(graceSec * 1000));
+    const drained = await step('deliveries', () => this.sink.drain(Math.max(0, deadline - Date.now())));
     const lsn = this.acknowledger.flush(false);
     this.acknowledger.stop();
     await step('replication', () => this.source.close());
     await step('sink', () => this.sink.close());
     await step('monitoring', () => this.monitoring.stop());
     await step('dead letters', () => this.deadLetters.close());
+    await step('invocation log', async () => this.invocationLog?.close());
     this.stoppingStep = null;
     this.logger.info(
       { confirmed_lsn: lsn === null ? null : formatLsn(lsn), unsettled_events: this.tracker.inFlightEvents },

@@ -168,7 +168,7 @@ export class DeliveryEngine {
     const firstAttemptAt = new Date();
     for (let currentRetry = 0; ; currentRetry++) {
       const attemptAt = currentRetry === 0 ? firstAttemptAt : new Date();
-      const trace = attemptTrace(first.event.id, currentRetry + 1);
+      const trace = attemptTrace(first.event.id, currentRetry + 1, first.event.trace);
       const request = transport.request(parcel, currentRetry, trace.traceparent);
       const result = await transport.send(request);
       if (this.#closing !== undefined) return undefined;

@@ -49,6 +49,7 @@ export interface TriggerSink {
         backoff: RetryPolicy['backoff'];
         max_interval_sec: number;
         final_statuses: readonly (number | string)[];
+        retry_after: RetryPolicy['retryAfter'];
       }
     | undefined;
   sink: SinkSettings;
@@ -69,6 +70,7 @@ export function sinkTarget(trigger: TriggerSink): DeliveryTarget {
         backoff: retry.backoff,
         maxIntervalSec: retry.max_interval_sec,
         finalStatuses: retry.final_statuses,
+        retryAfter: retry.retry_after,
       },
     },
     trigger.sink,

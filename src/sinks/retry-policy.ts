@@ -11,13 +11,14 @@ export const DEFAULT_RETRY: RetryPolicy = {
   backoff: 'exponential',
   maxIntervalSec: 600,
   finalStatuses: [],
+  retryAfter: 'throttling',
 };
 
 /** Node fires longer timers at once (with a warning), so every wait is clamped below this. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Statuses whose Retry-After tells when to come back; on other answers it is not meant for us. */
-const RETRY_AFTER_STATUSES = new Set([429, 503]);
+/** Under `throttling`, the statuses whose Retry-After tells when to come back (RFC 9110 §10.2.3). */
+const THROTTLING_STATUSES = new Set([429, 503]);
 
 // The three HTTP-date forms (RFC 9110 §5.6.7): IMF-fixdate and RFC 850 end in GMT, asctime has no zone.
 const GMT_DATE = /^[A-Za-z]{3,9}, [\dA-Za-z -]+ \d{2}:\d{2}:\d{2} GMT$/;
@@ -52,20 +53,26 @@ export function parseRetryAfter(value: string, now: number = Date.now()): number
 }
 
 /**
- * The wait before the next retry: the receiver's Retry-After on a 429 or 503 if it is readable, the
- * backoff otherwise. Both are capped by `maxIntervalSec`, so a receiver cannot park an event for days.
+ * The wait before the next retry: the receiver's Retry-After if it is readable and its status counts
+ * (429 or 503 under `throttling`, any non-2xx under `any_status`, as Hasura), the backoff otherwise.
+ * Both are capped by `maxIntervalSec`, so a receiver cannot park an event for days.
  */
 export function retryDelayMs(
-  policy: Pick<RetryPolicy, 'backoff' | 'intervalSec' | 'maxIntervalSec'>,
+  policy: Pick<RetryPolicy, 'backoff' | 'intervalSec' | 'maxIntervalSec' | 'retryAfter'>,
   retryIndex: number,
   answer: { status: number | null; retryAfter?: string | undefined },
   options: { random?: Random; now?: number } = {},
 ): number {
-  if (answer.status !== null && answer.retryAfter !== undefined && RETRY_AFTER_STATUSES.has(answer.status)) {
+  if (answer.retryAfter !== undefined && honoursRetryAfter(policy.retryAfter, answer.status)) {
     const asked = parseRetryAfter(answer.retryAfter, options.now);
     if (asked !== null) return Math.min(asked, policy.maxIntervalSec * 1000, MAX_TIMER_MS);
   }
   return backoffMs(policy, retryIndex, options.random);
+}
+
+function honoursRetryAfter(mode: RetryPolicy['retryAfter'], status: number | null): boolean {
+  if (status === null) return false;
+  return mode === 'any_status' ? status < 200 || status >= 300 : THROTTLING_STATUSES.has(status);
 }
 
 /** Whether a status matches one of the patterns: a status (410) or a class of them ("4xx"). */

@@ -124,6 +124,10 @@ export class ChangeFeed implements Source {
     return this.stream.isPaused(reason);
   }
 
+  finishTransaction(): Promise<void> {
+    return this.reader.finishTransaction();
+  }
+
   async close(): Promise<void> {
     this.failed = true;
     this.stopWatching();

@@ -202,7 +202,11 @@ function slotLost(slot: string, err: unknown): WalhookError | null {
   return null;
 }
 
-/** The plugin hands raw payloads to walhook's own decoder instead of the library's pg-types parser. */
+/**
+ * The plugin hands raw payloads to walhook's own decoder instead of the library's pg-types parser.
+ * No `origin` option (Postgres 16+): its default `any` sends the changes that logical replication
+ * applied too, marked by an Origin message, which `trigger_on_replication: false` needs to skip them.
+ */
 function pgoutputBytes(publication: string) {
   return {
     options: {},

@@ -4,6 +4,7 @@ import { WalhookError } from '../core/errors.js';
 import type { Lsn } from '../core/lsn.js';
 import { ensurePublication, publicationGap, requireComplete } from './publication.js';
 import { applyIdentity, type IdentityNeed } from './replica-identity.js';
+import { installSessionCapture } from './session-capture.js';
 import { ensureSlot } from './slot.js';
 import {
   describeTables,
@@ -58,6 +59,7 @@ export async function prepareSource(
     manage_publication: boolean;
     on_slot_lost: 'fail' | 'recreate';
     replica_identity: 'keep' | 'full';
+    session_variables?: 'hasura' | 'off';
     toast: 'fetch' | 'omit';
     /** The triggers' tables, one entry per trigger. */
     tables: readonly TableName[];
@@ -97,6 +99,7 @@ export async function prepareSource(
       tables.push(info);
     }
     await applyIdentity(client, options.identityNeeds(tables), options.replica_identity, logger);
+    if (options.session_variables === 'hasura') await installSessionCapture(client, tables, role, logger);
     const gap = await publicationGap(client, options.publication, tables);
     if (options.manage_publication) {
       await permitted(

@@ -23,6 +23,8 @@ export interface Source {
   readonly connected: boolean;
   /** The column types the stream has seen, so rows read from tables render as streamed ones do. */
   readonly types: TypeCatalog;
+  /** Hands on the rest of the transaction being read, then nothing more: stopping at a commit. */
+  finishTransaction(): Promise<void>;
   /** Stops reading; nothing after this is handed on. */
   close(): Promise<void>;
 }

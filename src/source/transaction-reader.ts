@@ -45,6 +45,8 @@ export interface TransactionInfo {
   commitTime: bigint;
   xid: number;
   tracked: TrackedTransaction;
+  /** The replication origin of a transaction applied by logical replication from another server. */
+  origin?: string;
 }
 
 export interface Change {
@@ -88,6 +90,9 @@ export class TransactionReader {
   /** Changes of the open transaction already handed on, kept across reconnects. */
   private dispatched = 0;
   private lastCommitLsn: Lsn = 0n;
+  /** Set by `finishTransaction`: called at the open transaction's commit, after which nothing is handed on. */
+  private onFinished: (() => void) | null = null;
+  private finished = false;
 
   constructor(
     private readonly handler: TransactionHandler,
@@ -102,7 +107,23 @@ export class TransactionReader {
     this.skipping = false;
   }
 
+  /**
+   * Hands on the rest of the open transaction, if any, and nothing after its commit. Messages already
+   * parsed from the socket keep coming after a pause, so stopping there would hand on part of a
+   * transaction: delivered now, unconfirmed, and delivered again in whole after the restart.
+   */
+  finishTransaction(): Promise<void> {
+    if (this.open === null || this.finished) {
+      this.finished = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.onFinished = resolve;
+    });
+  }
+
   handle(message: PgoutputMessage): void {
+    if (this.finished) return;
     switch (message.tag) {
       case 'begin':
         this.begin(message.finalLsn, message.commitTime, message.xid);
@@ -130,8 +151,11 @@ export class TransactionReader {
           this.handler.message({ prefix: message.prefix, content: message.content, txn: this.current });
         }
         break;
-      case 'type':
       case 'origin':
+        // Sent after Begin, before the changes, when the transaction was replayed under an origin.
+        if (this.current) this.current.origin = message.name;
+        break;
+      case 'type':
         break;
     }
   }
@@ -170,6 +194,11 @@ export class TransactionReader {
     this.open = null;
     this.lastCommitLsn = commitLsn;
     this.handler.commit(txn, endLsn);
+    if (this.onFinished) {
+      this.finished = true;
+      this.onFinished();
+      this.onFinished = null;
+    }
   }
 
   private change(

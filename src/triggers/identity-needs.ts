@@ -9,12 +9,13 @@ export interface IdentityTrigger {
   operations: readonly string[];
   columns?: readonly string[] | undefined;
   where?: WhereExpression | undefined;
+  skip_unchanged_updates?: boolean | undefined;
 }
 
 /**
- * Tables (not already FULL) whose triggers need old values: `columns` on non-key columns (an update
- * then always fires), `where.old` on non-key columns (the old row lacks them), or just full `old` rows
- * for update and delete events.
+ * Tables (not already FULL) whose triggers need old values: `columns` on non-key columns or
+ * `skip_unchanged_updates` without `columns` (an update then always fires), `where.old` on non-key
+ * columns (the old row lacks them), or just full `old` rows for update and delete events.
  */
 export function identityNeeds(
   triggers: readonly IdentityTrigger[],
@@ -32,11 +33,18 @@ export function identityNeeds(
       reasons: [],
       statement: `ALTER TABLE ${qualifiedName(table)} REPLICA IDENTITY FULL`,
     };
-    const changed = trigger.operations.includes('update') ? nonKey(trigger.columns ?? []) : [];
+    const updates = trigger.operations.includes('update');
+    const changed = updates ? nonKey(trigger.columns ?? []) : [];
     if (changed.length > 0) {
       need.level = 'warn';
       need.reasons.push(
         `trigger ${trigger.name}: updates cannot tell whether ${changed.join(', ')} changed, so they always fire`,
+      );
+    }
+    if (updates && trigger.skip_unchanged_updates && trigger.columns === undefined) {
+      need.level = 'warn';
+      need.reasons.push(
+        `trigger ${trigger.name}: skip_unchanged_updates cannot compare old values, so every update fires`,
       );
     }
     const old = trigger.where ? nonKey(whereColumns(trigger.where).old) : [];

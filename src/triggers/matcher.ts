@@ -16,6 +16,9 @@ export interface TriggerDefinition {
   where?: WhereExpression | undefined;
   payload_columns?: readonly string[] | undefined;
   enable_manual: boolean;
+  skip_unchanged_updates: boolean;
+  trigger_on_replication: boolean;
+  payload_format: PayloadFormat;
   target: DeliveryTarget;
 }
 
@@ -30,7 +33,15 @@ export interface CompiledTrigger {
   /** The columns `old` and `new` carry besides the key; null for all. */
   payloadColumns: ReadonlySet<string> | null;
   enableManual: boolean;
+  /** An update that changes none of its update columns (`columns`, or every column) does not fire. */
+  skipUnchanged: boolean;
+  /** Changes applied by logical replication from another server fire too. */
+  onReplication: boolean;
+  payloadFormat: PayloadFormat;
 }
+
+/** `hasura`: exactly Hasura's body; `walhook` adds where the row came from and which TOASTed values were not sent. */
+export type PayloadFormat = 'walhook' | 'hasura';
 
 export type { FilterReason } from '../core/metrics/trigger-metrics.js';
 
@@ -87,18 +98,30 @@ function compileTrigger(trigger: TriggerDefinition): CompiledTrigger {
     maxRetries: shownMaxRetries(trigger.target.retry),
     payloadColumns: trigger.payload_columns ? new Set(trigger.payload_columns) : null,
     enableManual: trigger.enable_manual,
+    skipUnchanged: trigger.skip_unchanged_updates,
+    onReplication: trigger.trigger_on_replication,
+    payloadFormat: trigger.payload_format,
   };
 }
 
 /**
- * Applies a trigger's operations, columns and where filters to a change. A TRUNCATE carries no
- * row, so only `operations` applies to it.
+ * Applies a trigger's operations, origin, columns and where filters to a change. A TRUNCATE carries
+ * no row, so only `operations` and the origin apply to it.
  */
 export function filterReason(trigger: CompiledTrigger, change: Change, images: RowImages): FilterReason {
   if (!trigger.operations.has(change.op)) return 'operation';
+  if (!trigger.onReplication && change.txn.origin !== undefined) return 'origin';
   if (change.op === 'TRUNCATE') return null;
-  if (trigger.columns && change.op === 'UPDATE' && !anyColumnChanged(trigger.columns, change))
-    return 'columns';
+  if (change.op === 'UPDATE') {
+    if (trigger.columns && !anyColumnChanged(trigger.columns, change)) return 'columns';
+    if (
+      !trigger.columns &&
+      trigger.skipUnchanged &&
+      !anyColumnChanged(change.relation.columnIndex.keys(), change)
+    ) {
+      return 'unchanged';
+    }
+  }
   if (
     trigger.where &&
     !trigger.where({
@@ -112,11 +135,12 @@ export function filterReason(trigger: CompiledTrigger, change: Change, images: R
 }
 
 /**
- * Whether an update changed one of `columns`. With the full old row this is exact. Without it only
- * the key (unchanged unless pgoutput sent the old key) and omitted TOAST values (unchanged by
- * definition) are known; any other listed column counts as changed, so no change is ever missed.
+ * Whether an update changed one of `columns`, as Hasura's trigger compares OLD and NEW: with the full
+ * old row (REPLICA IDENTITY FULL) this is exact, and an unchanged TOASTed value counts as unchanged.
+ * Without it only the key (unchanged unless pgoutput sent the old key) and omitted TOAST values
+ * (unchanged by definition) are known; any other column counts as changed, so no change is missed.
  */
-function anyColumnChanged(columns: readonly string[], change: Change): boolean {
+function anyColumnChanged(columns: Iterable<string>, change: Change): boolean {
   const { relation, newTuple, oldTuple, keyTuple } = change;
   if (!newTuple) return false;
   for (const column of columns) {

@@ -1,6 +1,7 @@
-import type { DeliveryEvent } from '../core/delivery-event.js';
+import type { DeliveryEvent, ParentTrace } from '../core/delivery-event.js';
 import { formatLsn, type Lsn, POSTGRES_EPOCH_MICROS } from '../core/lsn.js';
 import { jsonString } from '../source/values.js';
+import { NO_SESSION, type Session } from './session.js';
 
 /** What a body says about where its row comes from: a change, or a row read at a watermark. */
 export interface BodySource {
@@ -48,27 +49,34 @@ export class HasuraBody {
   readonly #tail: string;
   /** Size of the body in bytes. */
   readonly bytes: number;
+  /** The trace of the change's transaction, when its session named one. */
+  readonly trace: ParentTrace | undefined;
 
   constructor(
     change: BodySource,
     rows: RenderedRows,
-    trigger: { name: string; maxRetries: number },
+    trigger: { name: string; maxRetries: number; payloadFormat: 'walhook' | 'hasura' },
     id: string,
+    session: Session = NO_SESSION,
   ) {
+    this.trace = session.trace;
     const { relation, txn } = change;
+    const walhookFields = trigger.payloadFormat === 'walhook';
     let toast = '';
-    if (rows.unchangedToast.length > 0)
+    if (walhookFields && rows.unchangedToast.length > 0)
       toast += `,"unchanged_toast_columns":${JSON.stringify(rows.unchangedToast)}`;
-    if (rows.toastFetched.length > 0)
+    if (walhookFields && rows.toastFetched.length > 0)
       toast += `,"toast_fetched_columns":${JSON.stringify(rows.toastFetched)}`;
     this.#head =
       `{"id":"${id}","created_at":"${commitTimeIso(txn.commitTime)}",` +
       `"trigger":{"name":${jsonString(trigger.name)}},` +
       `"table":{"schema":${jsonString(relation.schema)},"name":${jsonString(relation.name)}},` +
       `"event":{"op":"${change.op}","data":{"old":${rows.oldJson},"new":${rows.newJson}},` +
-      `"session_variables":null,"trace_context":null${toast}},` +
+      `${session.fields}${toast}},` +
       `"delivery_info":{"max_retries":${trigger.maxRetries},"current_retry":`;
-    this.#tail = `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`;
+    this.#tail = walhookFields
+      ? `},"source":{"lsn":"${formatLsn(txn.finalLsn)}","xid":${txn.xid},"index":${change.index}}}`
+      : '}}';
     // Kept as text, not bytes: converting back and forth cost more per event than the memory it would
     // save, since the in-flight limits bound how many bodies wait. Measuring the length also flattens
     // the concatenation, so a waiting body is one string, not a tree of its pieces.

@@ -1,4 +1,4 @@
-import type { DeliveryEvent, DeliveryTarget } from '../core/delivery-event.js';
+import type { DeliveryEvent, DeliveryTarget, ParentTrace } from '../core/delivery-event.js';
 import type { Lsn } from '../core/lsn.js';
 import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
 import type { Settlements, TrackedTransaction } from '../core/settlement.js';
@@ -37,6 +37,10 @@ export class RoutedEvent implements DeliveryEvent {
 
   get bytes(): number {
     return this.payload.bytes;
+  }
+
+  get trace(): ParentTrace | undefined {
+    return this.payload.trace;
   }
 
   body(currentRetry: number): string {

@@ -8,6 +8,7 @@ import type { Change, RelationInfo, TransactionInfo } from '../source/transactio
 import { type CompiledTrigger, type FilterReason, filterReason, type TriggerIndex } from './matcher.js';
 import { HasuraBody, type RenderedRows } from './payload.js';
 import { RoutedEvent, type SettleHooks } from './routed-event.js';
+import { NO_SESSION, type Session } from './session.js';
 
 /** Sees each change a trigger filtered out, and why (the console's `debug_filters`). */
 export type FilteredChangeHook = (
@@ -83,7 +84,8 @@ export class EventRouter {
     return id;
   }
 
-  route(change: Change): void {
+  /** `session`: what the change's transaction said of its session (see session.ts). */
+  route(change: Change, session: Session = NO_SESSION): void {
     const { relation, txn } = change;
     const { table } = relation;
     this.metrics.changesReceived.inc({ table, op: change.op });
@@ -122,7 +124,7 @@ export class EventRouter {
           relation,
           txn.finalLsn,
           txn.commitTime,
-          new HasuraBody(change, triggerRows, trigger, id),
+          new HasuraBody(change, triggerRows, trigger, id, session),
           triggerMetrics,
           this.tracker,
           txn.tracked,
@@ -158,7 +160,8 @@ const masks = new WeakMap<RelationInfo, Map<string, boolean[]>>();
 
 /**
  * Per column of the relation, whether a trigger's payload shows it: a listed column or a key column,
- * which receivers need to know which row changed. Worked out once per Relation message and trigger.
+ * which receivers need to know which row changed (Hasura's body shows the listed ones only). Worked
+ * out once per Relation message and trigger.
  */
 function payloadMask(trigger: CompiledTrigger, relation: RelationInfo): boolean[] {
   let byTrigger = masks.get(relation);
@@ -169,7 +172,7 @@ function payloadMask(trigger: CompiledTrigger, relation: RelationInfo): boolean[
   let mask = byTrigger.get(trigger.name);
   if (mask === undefined) {
     const listed = trigger.payloadColumns as ReadonlySet<string>;
-    const keys = new Set(relation.keyIndexes);
+    const keys = new Set(trigger.payloadFormat === 'walhook' ? relation.keyIndexes : []);
     mask = relation.relation.columns.map((column, i) => listed.has(column.name) || keys.has(i));
     byTrigger.set(trigger.name, mask);
   }

@@ -134,6 +134,7 @@ export function event(url: string, options: EventOptions = {}) {
         backoff: 'fixed',
         maxIntervalSec: 60,
         finalStatuses: [],
+        retryAfter: 'throttling',
         ...options.retry,
       },
       ordering: options.ordering ?? 'row',

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { describeMachine, renderReport } from '../../bench/report.js';
 import { findLoadGenerator, nodeLoadGenerator } from '../../bench/source-overhead.js';
 import { runSuite } from '../../bench/suite.js';
+import { INVOCATION_LOG_TABLE } from '../../bench/walhook.js';
 import { COLUMNS } from '../../bench/workload.js';
 import { type Database, startDatabase } from '../helpers/database.js';
 
@@ -62,6 +63,10 @@ test('the benchmark suite runs every measure at tiny sizes and reports finite, p
 
   assert.equal(result.counting.events, SIZES.backlog, 'the counting consumer saw every insert');
   assert.equal(result.perPost.events, SIZES.backlog, 'one event per POST: every event counted once');
+  assert.equal(result.logged.events, SIZES.backlog, 'invocation log on: every event counted once');
+  const logged = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${INVOCATION_LOG_TABLE}`);
+  // The last attempts may still be in flight when the measure stops walhook: not all need be there.
+  assert.ok((logged.rows[0]?.n ?? 0) > 0, 'the measure with the log on wrote it');
   for (const size of SIZES.batches) {
     assert.equal(
       result.batched.get(size)?.events,
@@ -83,7 +88,7 @@ test('the benchmark suite runs every measure at tiny sizes and reports finite, p
   // The heading, three throughputs, the counting consumer and a ratio to it for each throughput,
   // three latencies, memory, and per source setup a bulk time and a TPS, each with its change
   // against no capture.
-  assert.equal(rows.length, 1 + 3 + 1 + 3 + 3 + 1 + (4 + 3) * 2, report);
+  assert.equal(rows.length, 1 + 3 + 1 + 3 + 3 + 1 + (5 + 4) * 2, report);
 });
 
 test('the Node load generator, used where there is no pgbench, commits single-row inserts', async () => {

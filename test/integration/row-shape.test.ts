@@ -200,9 +200,12 @@ test('schema changes while streaming: each event has the shape of its moment; a 
     'ALTER TABLE evolving ALTER COLUMN bee TYPE numeric',
     `INSERT INTO evolving (id, bee) VALUES (5, 5.5)`,
   );
+  // Each insert is its own row, so with per-row ordering their deliveries may overtake each other.
   const deliveries = await receiver.waitFor(5, '/evolving');
   assert.deepEqual(
-    deliveries.map((d) => jsonValueText(d.raw, ['event', 'data', 'new'])),
+    deliveries
+      .sort((a, b) => a.body.event.data.new.id - b.body.event.data.new.id)
+      .map((d) => jsonValueText(d.raw, ['event', 'data', 'new'])),
     expected,
   );
 

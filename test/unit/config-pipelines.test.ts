@@ -130,7 +130,7 @@ test('per-pipeline keys at the top level are refused next to pipelines', () => {
 test('errors name the key path inside the pipeline', () => {
   invalid(
     TWO.replace('webhook: http://127.0.0.1:3001/hooks/audit', 'webhok: http://127.0.0.1:3001/hooks/audit'),
-    'pipelines[1].triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)',
+    'pipelines[1].triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)',
   );
   invalid(
     TWO.replace('webhook: http://127.0.0.1:3001/hooks/audit', 'sink: { type: nats }'),
@@ -147,7 +147,7 @@ test('errors name the key path inside the pipeline', () => {
   invalid(TWO.replace('  - name: audit\n', '  - \n'), 'pipelines[1].name: required');
   invalid(
     TWO.replace('    dead_letter:', '    colour: blue\n    dead_letter:'),
-    'pipelines[1].colour: unknown key (expected one of name, source, dead_letter, max_in_flight_events, max_in_flight_bytes, triggers)',
+    'pipelines[1].colour: unknown key (expected one of name, source, dead_letter, invocation_log, max_in_flight_events, max_in_flight_bytes, triggers)',
   );
   invalid('server: { port: 9300 }\npipelines: []\n', 'pipelines: must not be empty');
   invalid('pipelines: {}\n', 'pipelines: expected a list, got a mapping');

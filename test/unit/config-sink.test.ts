@@ -45,6 +45,7 @@ test('a NATS sink gets its defaults and no webhook', () => {
     backoff: 'exponential',
     maxIntervalSec: 5,
     finalStatuses: [],
+    retryAfter: 'throttling',
     timeoutSec: 5,
   });
   assert.equal(shownMaxRetries(retry), 0);
@@ -65,6 +66,7 @@ test('a retry block on a NATS trigger is its policy, and the payload shows its m
     backoff: 'fixed',
     maxIntervalSec: 600,
     finalStatuses: [],
+    retryAfter: 'throttling',
   });
   assert.equal(shownMaxRetries(retry), 2);
 });
@@ -196,7 +198,7 @@ test('a webhook sink mapping means what the shorthand means', () => {
 test('a bad webhook sink is reported with its key path', () => {
   invalid(
     withTrigger('sink: { type: webhook, url: http://a/h, servers: [nats://a] }'),
-    'triggers[0].sink.servers: unknown key (expected one of type, url, headers, secret, tls, batch)',
+    'triggers[0].sink.servers: unknown key (expected one of type, url, headers, secret, tls, user_agent, batch)',
   );
   invalid(withTrigger('sink: { type: webhook }'), 'triggers[0].sink.url: required');
   invalid(

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigs } from '../../src/config/load.js';
 import { type ErrorCode, isWalhookError } from '../../src/core/errors.js';
+import { userAgent } from '../../src/core/version.js';
 import { parseConfig } from '../helpers/config.js';
 
 const FILE = 'walhook.yaml';
@@ -44,6 +45,7 @@ test('applies every default to a minimal file', () => {
       on_slot_lost: 'fail',
       toast: 'fetch',
       replica_identity: 'keep',
+      session_variables: 'off',
       publication_check_sec: 30,
       heartbeat_sec: 30,
       max_retained_wal: 1024 ** 3,
@@ -56,6 +58,7 @@ test('applies every default to a minimal file', () => {
       console: { recent: 1000, debug_filters: false },
     },
     shutdown_grace_sec: 10,
+    user_agent: userAgent(),
     dead_letter: { table: 'walhook.dead_letters' },
     max_in_flight_events: 10_000,
     max_in_flight_bytes: 64 * 1024 * 1024,
@@ -66,6 +69,9 @@ test('applies every default to a minimal file', () => {
         tableText: 'orders',
         operations: ['insert'],
         enable_manual: false,
+        skip_unchanged_updates: false,
+        trigger_on_replication: true,
+        payload_format: 'walhook',
         ordering: 'row',
         concurrency: 64,
         sink: {
@@ -90,6 +96,7 @@ source:
   on_slot_lost: recreate
   toast: omit
   replica_identity: full
+  session_variables: hasura
   publication_check_sec: 5
   heartbeat_sec: 0
   max_retained_wal: 512MiB
@@ -105,6 +112,7 @@ server:
   admin_token: 0123456789abcdef-admin
   console: { recent: 50, debug_filters: true }
 shutdown_grace_sec: 2.5
+user_agent: myapp/2.0 (ops@example.com)
 dead_letter: { file: /var/lib/walhook/dead.jsonl }
 max_in_flight_events: 500
 max_in_flight_bytes: 1048576
@@ -117,7 +125,11 @@ triggers:
       new: { status: { _eq: paid } }
     payload_columns: [status, note]
     enable_manual: true
+    skip_unchanged_updates: true
+    trigger_on_replication: false
+    payload_format: hasura
     webhook: https://hooks.example.com/orders?x=1
+    user_agent: hasura-graphql-engine/v2.48.1
     headers: { Authorization: Bearer abc, X-Trace: "on" }
     secret: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=]
     tls: { ca_file: /etc/walhook/hooks-ca.crt, cert_file: /etc/walhook/me.crt, key_file: /etc/walhook/me.key }
@@ -128,6 +140,7 @@ triggers:
       backoff: fixed
       max_interval_sec: 30
       final_statuses: [410, 4xx]
+      retry_after: any_status
     ordering: trigger
     concurrency: 8
     batch:
@@ -145,6 +158,7 @@ triggers:
     on_slot_lost: 'recreate',
     toast: 'omit',
     replica_identity: 'full',
+    session_variables: 'hasura',
     publication_check_sec: 5,
     heartbeat_sec: 0,
     max_retained_wal: 512 * 1024 ** 2,
@@ -158,6 +172,7 @@ triggers:
     console: { recent: 50, debug_filters: true },
   });
   assert.equal(config.shutdown_grace_sec, 2.5);
+  assert.equal(config.user_agent, 'myapp/2.0 (ops@example.com)');
   assert.deepEqual(config.dead_letter, { file: '/var/lib/walhook/dead.jsonl' });
   assert.equal(config.max_in_flight_events, 500);
   assert.equal(config.max_in_flight_bytes, 1048576);
@@ -170,10 +185,14 @@ triggers:
     where: { new: { status: { _eq: 'paid' } } },
     payload_columns: ['status', 'note'],
     enable_manual: true,
+    skip_unchanged_updates: true,
+    trigger_on_replication: false,
+    payload_format: 'hasura',
     sink: {
       type: 'webhook',
       url: 'https://hooks.example.com/orders?x=1',
       headers: { Authorization: 'Bearer abc', 'X-Trace': 'on' },
+      user_agent: 'hasura-graphql-engine/v2.48.1',
       secrets: [
         'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
         'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
@@ -192,6 +211,7 @@ triggers:
       backoff: 'fixed',
       max_interval_sec: 30,
       final_statuses: [410, '4xx'],
+      retry_after: 'any_status',
     },
     ordering: 'trigger',
     concurrency: 8,
@@ -342,23 +362,23 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     `${MINIMAL}shutdown_grace: 3\n`,
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, dead_letter, max_in_flight_events, max_in_flight_bytes, triggers)`,
+    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, user_agent, dead_letter, invocation_log, max_in_flight_events, max_in_flight_bytes, triggers)`,
   );
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, webhook, sink, headers, secret, tls, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].retry.retries: unknown key (expected one of num_retries, interval_sec, timeout_sec, backoff, max_interval_sec, final_statuses)`,
+    `${FILE}: triggers[0].retry.retries: unknown key (expected one of num_retries, interval_sec, timeout_sec, backoff, max_interval_sec, final_statuses, retry_after)`,
   );
 });
 

@@ -22,6 +22,7 @@ const target: WebhookTarget = {
     backoff: 'fixed',
     maxIntervalSec: 1,
     finalStatuses: [],
+    retryAfter: 'throttling',
   },
   ordering: 'row',
   concurrency: 1,

@@ -11,8 +11,13 @@ import { seededRandom } from '../helpers/random.js';
 
 const random = seededRandom;
 
-const exponential = { backoff: 'exponential', intervalSec: 1, maxIntervalSec: 60 } as const;
-const fixed = { backoff: 'fixed', intervalSec: 2.5, maxIntervalSec: 1 } as const;
+const exponential = {
+  backoff: 'exponential',
+  intervalSec: 1,
+  maxIntervalSec: 60,
+  retryAfter: 'throttling',
+} as const;
+const fixed = { backoff: 'fixed', intervalSec: 2.5, maxIntervalSec: 1, retryAfter: 'throttling' } as const;
 
 test('exponential backoff draws within [0, interval × 2^retry] and spreads over the whole range', () => {
   const rand = random(1);
@@ -106,6 +111,37 @@ test('Retry-After replaces the backoff on 429 and 503 only, capped by maxInterva
   assert.equal(retryDelayMs(exponential, 1, { status: 429, retryAfter: 'soon' }, { random: half }), 1000);
   assert.equal(retryDelayMs(exponential, 1, { status: 429 }, { random: half }), 1000);
   assert.equal(retryDelayMs(exponential, 1, { status: null }, { random: half }), 1000);
+});
+
+test('retry_after any_status honours Retry-After on every non-2xx answer, as Hasura does', () => {
+  const never = () => assert.fail('the backoff was drawn');
+  const hasura = {
+    backoff: 'fixed',
+    intervalSec: 10,
+    maxIntervalSec: 600,
+    retryAfter: 'any_status',
+  } as const;
+  for (const status of [500, 404, 302, 400, 429, 503, 102]) {
+    assert.equal(retryDelayMs(hasura, 0, { status, retryAfter: '2' }, { random: never }), 2000, `${status}`);
+  }
+  const now = Date.parse('1994-11-06T08:49:00Z');
+  assert.equal(
+    retryDelayMs(hasura, 0, { status: 500, retryAfter: 'Sun, 06 Nov 1994 08:49:37 GMT' }, { now }),
+    37_000,
+  );
+  // Still capped by maxIntervalSec; unreadable or absent, and without an answer, the interval counts.
+  assert.equal(retryDelayMs({ ...hasura, maxIntervalSec: 1 }, 0, { status: 500, retryAfter: '30' }), 1000);
+  assert.equal(retryDelayMs(hasura, 3, { status: 500, retryAfter: 'later' }), 10_000);
+  assert.equal(retryDelayMs(hasura, 3, { status: 500 }), 10_000);
+  assert.equal(retryDelayMs(hasura, 3, { status: null, retryAfter: '2' }), 10_000);
+  // A 2xx is never retried; were it asked, its Retry-After would not count.
+  assert.equal(retryDelayMs(hasura, 0, { status: 204, retryAfter: '2' }), 10_000);
+  // The same answers under the default: only 429 and 503 are heard.
+  const throttling = { ...hasura, retryAfter: 'throttling' } as const;
+  assert.equal(retryDelayMs(throttling, 0, { status: 500, retryAfter: '2' }), 10_000);
+  assert.equal(retryDelayMs(throttling, 0, { status: 404, retryAfter: '2' }), 10_000);
+  assert.equal(retryDelayMs(throttling, 0, { status: 302, retryAfter: '2' }), 10_000);
+  assert.equal(retryDelayMs(throttling, 0, { status: 503, retryAfter: '2' }), 2000);
 });
 
 test('final statuses match exact codes and classes', () => {

@@ -147,3 +147,38 @@ test('a change for an unknown relation is a protocol error', () => {
   );
   h.acknowledger.stop();
 });
+
+test('finishTransaction hands on the open transaction to its commit and nothing after it', async () => {
+  const h = harness();
+  const first = txn(1000n, [1, 2]);
+  const second = txn(2000n, [3]);
+  h.feed(RELATION, ...first.slice(0, 2));
+  let finished = false;
+  const done = h.reader.finishTransaction().then(() => {
+    finished = true;
+  });
+  await Promise.resolve();
+  assert.equal(finished, false, 'the transaction is still open');
+  h.feed(...first.slice(2), ...second);
+  await done;
+  assert.deepEqual(
+    h.changes.map((c) => c.newTuple?.[0]),
+    ['1', '2'],
+    'the second transaction, already parsed, is not handed on',
+  );
+  for (const settle of h.settles) settle();
+  assert.equal(h.tracker.confirmable, 1040n, 'the finished transaction is confirmable in whole');
+  h.acknowledger.stop();
+});
+
+test('finishTransaction between transactions resolves at once and hands on nothing more', async () => {
+  const h = harness();
+  h.feed(RELATION, ...txn(1000n, [1]));
+  await h.reader.finishTransaction();
+  h.feed(...txn(2000n, [2]));
+  assert.deepEqual(
+    h.changes.map((c) => c.newTuple?.[0]),
+    ['1'],
+  );
+  h.acknowledger.stop();
+});

@@ -50,6 +50,7 @@ function target(url: string, tls: WebhookTls | null): WebhookTarget {
       backoff: 'fixed',
       maxIntervalSec: 0,
       finalStatuses: [],
+      retryAfter: 'throttling',
     },
     ordering: 'row',
     concurrency: 1,

@@ -9,6 +9,8 @@ import type { FilteredChange, TriggerDefinition, TriggersView } from './types.js
 const REASONS: Record<string, string> = {
   operation: 'operation not listed',
   columns: 'no listed column changed',
+  unchanged: 'no column changed',
+  origin: 'replicated from another server',
   where: 'where did not match',
 };
 

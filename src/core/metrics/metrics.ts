@@ -29,6 +29,10 @@ export const ERRORS = {
   slotMonitor: ['slot_monitor', 'monitor'],
   /** Emitting a heartbeat message failed. */
   heartbeat: ['heartbeat', 'source'],
+  /** A `walhook.session` message was not a session; its transaction's events went out without it. */
+  sessionMessage: ['session_message', 'source'],
+  /** Writing to the invocation log or pruning it failed; deliveries go on, records wait or are dropped. */
+  invocationLog: ['invocation_log', 'sink'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type ErrorKind = keyof typeof ERRORS;
@@ -72,7 +76,7 @@ export class Metrics {
   readonly eventsFiltered = new CounterFamily(
     this.registry,
     'walhook_events_filtered_total',
-    "Changes of a trigger's table dropped on purpose by its operations, columns or where filter.",
+    "Changes of a trigger's table dropped on purpose: its operations, origin, columns, unchanged or where filter.",
     ['trigger', 'reason'],
   );
   readonly eventsSettled = new CounterFamily(
@@ -185,6 +189,12 @@ export class Metrics {
     labelNames: ['pipeline', 'status'] as const,
     registers: [this.registry],
   });
+  readonly invocationLogRecords = new CounterFamily(
+    this.registry,
+    'walhook_invocation_log_records_total',
+    'Delivery attempts recorded in the invocation log (written), or dropped unwritten while its database was slow or away.',
+    ['pipeline', 'outcome'],
+  );
   readonly deadLetters = new Gauge({
     name: 'walhook_dead_letters',
     help: 'Letters in the dead-letter store at the last count.',

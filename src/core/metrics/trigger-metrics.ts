@@ -2,10 +2,20 @@ import type { AttemptInfo } from '../delivery-event.js';
 import { POSTGRES_EPOCH_MICROS } from '../lsn.js';
 import type { CounterChild } from './counters.js';
 
-/** Why a trigger on the changed table did not fire; `null` when it fires. */
-export type FilterReason = 'operation' | 'columns' | 'where' | null;
+/**
+ * Why a trigger on the changed table did not fire; `null` when it fires. `unchanged`: an update that
+ * left every column as it was (`skip_unchanged_updates`); `origin`: a change applied by logical
+ * replication from another server (`trigger_on_replication: false`).
+ */
+export type FilterReason = 'operation' | 'origin' | 'columns' | 'unchanged' | 'where' | null;
 
-const FILTER_REASONS: readonly Exclude<FilterReason, null>[] = ['operation', 'columns', 'where'];
+const FILTER_REASONS: readonly Exclude<FilterReason, null>[] = [
+  'operation',
+  'origin',
+  'columns',
+  'unchanged',
+  'where',
+];
 const OUTCOMES: readonly AttemptInfo['outcome'][] = ['delivered', 'retry', 'failed'];
 /** Indexed by the status divided by 100; no response is `none`. */
 const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;

@@ -4,6 +4,7 @@ import type { Status } from '../../service/status.js';
 import { HttpError } from '../admin/json.js';
 import type { DeadLetterReader } from './dead-letter-reader.js';
 import type { FilteredChanges } from './filtered-changes.js';
+import type { LoggedInvocations } from './logged-invocations.js';
 import type { InvocationStatus, RecentDeliveries } from './recent-deliveries.js';
 import { type ThroughputPoint, windowTotals } from './throughput.js';
 import { deadLetterJson, invocationDetail, invocationSummary, triggerDefinition } from './views.js';
@@ -23,6 +24,8 @@ export interface ConsoleSources {
   probe(pipeline: string): PipelineProbe | null;
   throughput(trigger: string, nowMs: number): ThroughputPoint[];
   recent: RecentDeliveries | null;
+  /** The invocation logs, which hold what the ring no longer does; null when no pipeline keeps one. */
+  logged: LoggedInvocations | null;
   filtered: FilteredChanges | null;
   deadLetters: DeadLetterReader;
   admin: boolean;
@@ -48,7 +51,9 @@ export async function consoleApi(
       if (key === undefined) return { body: await overview(sources) };
       break;
     case 'invocations':
-      return key === undefined ? { body: invocations(sources, query) } : { body: invocation(sources, key) };
+      return key === undefined
+        ? { body: await invocations(sources, query) }
+        : { body: await invocation(sources, key) };
     case 'dead-letters':
       return key === undefined
         ? { body: await deadLetters(sources, query) }
@@ -105,32 +110,40 @@ function pipelineOverview(config: Readonly<Config>, probe: PipelineProbe | null)
   };
 }
 
-function invocations(sources: ConsoleSources, query: URLSearchParams) {
+async function invocations(sources: ConsoleSources, query: URLSearchParams) {
   const status = query.get('status') ?? undefined;
   if (status !== undefined && !STATUSES.includes(status as InvocationStatus)) {
     throw new HttpError(400, `status must be one of ${STATUSES.join(', ')}`);
   }
-  const found =
-    sources.recent?.list({
-      trigger: query.get('trigger') ?? undefined,
-      status: status as InvocationStatus | undefined,
-      eventId: query.get('event_id') ?? undefined,
-      limit: limit(query),
-    }) ?? [];
-  return { invocations: found.map(invocationSummary), recent: sources.recent?.capacity ?? 0 };
+  const wanted = {
+    trigger: query.get('trigger') ?? undefined,
+    status: status as InvocationStatus | undefined,
+    eventId: query.get('event_id') ?? undefined,
+    limit: limit(query),
+  };
+  const found = (sources.recent?.list(wanted) ?? []).map(invocationSummary);
+  // The ring holds the newest; the log the rest, also from before a restart.
+  if (sources.logged !== null && found.length < wanted.limit) {
+    const skip = new Set(found.map((item) => item.event_id));
+    found.push(...(await sources.logged.list({ ...wanted, limit: wanted.limit - found.length }, skip)));
+  }
+  return { invocations: found, recent: sources.recent?.capacity ?? 0, logged: sources.logged !== null };
 }
 
-function invocation(sources: ConsoleSources, eventId: string) {
+async function invocation(sources: ConsoleSources, eventId: string) {
   const found = sources.recent?.get(eventId);
   if (found === undefined) {
+    const logged = await sources.logged?.get(eventId);
+    if (logged !== undefined) return logged;
     throw new HttpError(
       404,
-      sources.recent === null
-        ? 'recent deliveries are not kept (server.console.recent is 0)'
-        : `no recent delivery with event id ${eventId} (only the last ${sources.recent.capacity} are kept)`,
+      sources.recent === null && sources.logged === null
+        ? 'recent deliveries are not kept (server.console.recent is 0, no invocation_log)'
+        : `no delivery with event id ${eventId} (the console keeps the last ${sources.recent?.capacity ?? 0}${sources.logged === null ? '' : ', and the invocation log its retention'})`,
     );
   }
-  return invocationDetail(found, userAgent());
+  // `user_agent` is shared by every pipeline.
+  return invocationDetail(found, sources.configs[0]?.user_agent ?? userAgent());
 }
 
 async function deadLetters(sources: ConsoleSources, query: URLSearchParams) {

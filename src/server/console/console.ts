@@ -10,6 +10,7 @@ import { type ConsoleSources, consoleApi, type PipelineProbe } from './api.js';
 import { SECURITY_HEADERS, serveAsset } from './assets-route.js';
 import { DeadLetterReader } from './dead-letter-reader.js';
 import { FilteredChanges } from './filtered-changes.js';
+import { LoggedInvocations } from './logged-invocations.js';
 import { RecentDeliveries } from './recent-deliveries.js';
 import { BUCKET_MS, Throughput, type ThroughputPoint } from './throughput.js';
 
@@ -59,6 +60,7 @@ export class EventConsole {
       probe: options.probe,
       throughput: (trigger, nowMs) => this.#points(trigger, nowMs),
       recent: recentDeliveries,
+      logged: LoggedInvocations.of(configs),
       filtered,
       deadLetters: new DeadLetterReader(configs, logger.child({ stage: 'console' })),
       admin: this.#tokenSet,
@@ -94,6 +96,7 @@ export class EventConsole {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#sources.deadLetters.close();
+    await this.#sources.logged?.close();
   }
 
   #authorize(req: IncomingMessage, path: string): void {

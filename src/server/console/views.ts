@@ -1,14 +1,12 @@
 import type { TriggerConfig } from '../../config/schema.js';
 import { formatLsn } from '../../core/lsn.js';
-import { CENSOR, headerSecrets, maskSecrets, redactText } from '../../core/redact.js';
+import { CENSOR, headerSecrets, maskSecrets } from '../../core/redact.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
 import type { ResponseHeaders } from '../../sinks/plugin.js';
-import { targetHeaders } from '../../sinks/webhook/client.js';
+import { safeUrl, shownTargetHeaders, withAttemptHeaders } from '../../sinks/webhook/shown-request.js';
 import type { WebhookTarget } from '../../sinks/webhook/target.js';
 import type { Invocation, KeptAttempt } from './recent-deliveries.js';
 
-/** Headers whose values are credentials whatever the trigger's config says. */
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'webhook-signature']);
 /** Response headers that hand out credentials. */
 const SECRET_RESPONSE_HEADERS = new Set(['set-cookie', 'authorization', 'proxy-authenticate']);
 
@@ -51,10 +49,7 @@ export function invocationDetail(invocation: Invocation, userAgent: string) {
 
 function attemptJson(attempt: KeptAttempt, userAgent: string) {
   const shown = shownTarget(attempt.target, userAgent);
-  const headers = { ...shown.headers };
-  for (const [name, value] of Object.entries(attempt.headers)) {
-    headers[name] = SECRET_HEADERS.has(name) ? CENSOR : value;
-  }
+  const headers = withAttemptHeaders(shown.headers, attempt.headers);
   return {
     attempt: attempt.attempt,
     at: attempt.at.toISOString(),
@@ -72,11 +67,7 @@ function attemptJson(attempt: KeptAttempt, userAgent: string) {
 function shownTarget(target: WebhookTarget, userAgent: string): ShownTarget {
   let shown = shownTargets.get(target);
   if (shown === undefined) {
-    const configured = new Set(Object.keys(target.headers).map((name) => name.toLowerCase()));
-    const headers = targetHeaders(target, userAgent);
-    for (const name of Object.keys(headers)) {
-      if (configured.has(name) || SECRET_HEADERS.has(name)) headers[name] = CENSOR;
-    }
+    const headers = shownTargetHeaders(target, userAgent);
     shown = { url: safeUrl(target.url), headers, secrets: headerSecrets(target.headers) };
     shownTargets.set(target, shown);
   }
@@ -91,15 +82,6 @@ function responseHeaders(headers: ResponseHeaders, secrets: readonly string[]): 
     shown[name] = SECRET_RESPONSE_HEADERS.has(name.toLowerCase()) ? CENSOR : maskSecrets(text, secrets);
   }
   return shown;
-}
-
-/** A webhook URL without its userinfo, and with password-like query parameters masked. */
-export function safeUrl(text: string): string {
-  if (!URL.canParse(text)) return redactText(text);
-  const url = new URL(text);
-  url.username = '';
-  url.password = '';
-  return redactText(url.toString());
 }
 
 /** A trigger as loaded, with its signing secrets, header values and URL credentials masked. */

@@ -15,6 +15,7 @@ export const natsPlugin: SinkPlugin<NatsTarget, NatsSettings> = {
   refusedRetryKeys: {
     timeout_sec: 'a publish waits sink.ack_timeout_sec for its acknowledgement',
     final_statuses: 'a broker answers with no HTTP status',
+    retry_after: 'a broker sends no Retry-After header',
   },
   waitHoldsSlot: true,
   failureLog: 'once-a-minute',

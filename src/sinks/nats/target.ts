@@ -26,6 +26,7 @@ const UNTIL_ACKNOWLEDGED: Omit<RetryPolicy, 'timeoutSec'> = {
   backoff: 'exponential',
   maxIntervalSec: 5,
   finalStatuses: [],
+  retryAfter: 'throttling',
 };
 
 export function natsTarget(trigger: TriggerDelivery, settings: NatsSettings): NatsTarget {

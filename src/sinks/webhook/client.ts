@@ -107,13 +107,15 @@ export class WebhookClient {
   }
 }
 
-/** The headers every request to `target` carries, with lower-case names. */
+/**
+ * The headers every request to `target` carries, with lower-case names. The User-Agent is the
+ * trigger's, else `userAgent` (the global one); a User-Agent in the trigger's headers wins over both.
+ */
 export function targetHeaders(target: WebhookTarget, userAgent: string): Record<string, string> {
-  // Lower-cased so a target's `content-type` replaces ours instead of travelling next to it.
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'user-agent': target.userAgent ?? userAgent };
+  // Lower-cased so a target's `user-agent` replaces ours instead of travelling next to it.
   for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
   headers['content-type'] = 'application/json';
-  headers['user-agent'] = userAgent;
   return headers;
 }
 

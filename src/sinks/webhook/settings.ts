@@ -12,6 +12,9 @@ export const webhookUrl = z.string().refine((text) => {
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 const headerValue = z.string().regex(/^[^\r\n]*$/, 'header values cannot contain line breaks');
 
+/** A User-Agent header value, per trigger or for every webhook (the top-level `user_agent`). */
+export const userAgent = headerValue.min(1, 'expected a User-Agent value such as myapp/1.0');
+
 /**
  * A Standard Webhooks signing secret: `whsec_` and the base64 of 24 to 64 random bytes. Messages never
  * quote the value.
@@ -56,6 +59,8 @@ export const webhookOptions = {
   // Several secrets while rotating: each signs, and the receiver accepts any signature it can verify.
   secret: z.union([signingSecret, uniqueList(signingSecret, 'secret', 'secret', false)]).optional(),
   tls: tlsSchema.optional(),
+  // Replaces the global `user_agent` for this trigger; a User-Agent in `headers` wins over both.
+  user_agent: userAgent.optional(),
   batch: batchSchema.optional(),
 };
 
@@ -71,11 +76,12 @@ export function tlsProblem(url: string, tls: WebhookOptions['tls']): string | nu
 
 /** A webhook's settings as every trigger has them, from the shorthand or from a `sink` mapping. */
 export function webhookSink(url: string, options: WebhookOptions) {
-  const { headers, secret, tls, batch } = options;
+  const { headers, secret, tls, user_agent, batch } = options;
   return {
     type: 'webhook' as const,
     url,
     ...(headers !== undefined && { headers }),
+    ...(user_agent !== undefined && { user_agent }),
     // Always a list, in the order written: the first signs first.
     secrets: secret === undefined ? [] : typeof secret === 'string' ? [secret] : secret,
     ...(tls !== undefined && { tls }),
@@ -83,7 +89,7 @@ export function webhookSink(url: string, options: WebhookOptions) {
   };
 }
 
-/** `sink: {type: webhook, url, headers, secret, tls, batch}`. */
+/** `sink: {type: webhook, url, headers, secret, tls, user_agent, batch}`. */
 export const webhookSettings = strictObject({
   type: z.literal('webhook'),
   url: webhookUrl,

@@ -8,6 +8,8 @@ export interface WebhookTarget extends DeliveryTarget {
   type: 'webhook';
   url: string;
   headers: Readonly<Record<string, string>>;
+  /** The trigger's `user_agent`; absent for the global one. A User-Agent in `headers` wins over both. */
+  userAgent?: string;
   /** With `maxEvents` above 1, events go in batches, as `{"events": [...]}`. */
   batch: BatchLimits;
   /** Standard Webhooks signing secrets (`whsec_…`); each signs every request. Empty: unsigned. */
@@ -30,6 +32,7 @@ export function webhookTarget(trigger: TriggerDelivery, settings: WebhookSetting
     trigger: trigger.name,
     url,
     headers,
+    ...(settings.user_agent !== undefined && { userAgent: settings.user_agent }),
     retry: trigger.retry ?? DEFAULT_RETRY,
     ordering: trigger.ordering,
     concurrency: trigger.concurrency,
