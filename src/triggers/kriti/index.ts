@@ -7,6 +7,10 @@
 import { KritiSyntaxError } from './errors.js';
 import { Evaluation } from './evaluator.js';
 import type { KritiFunction } from './functions.js';
+
+export { wellFormed } from './text.js';
+export { aesonEncode, interpolated } from './values.js';
+
 import { tokenize } from './lexer.js';
 import { type Parsed, parse } from './parser.js';
 

@@ -172,6 +172,11 @@ export function interpolated(value: unknown): string {
   return typeof value === 'string' ? value : encode(value, 0);
 }
 
+/** A value as aeson encodes it: compact, keys sorted, numbers digit for digit (a transformed body). */
+export function aesonEncode(value: unknown): string {
+  return encode(value, 0);
+}
+
 function encode(value: unknown, depth: number): string {
   switch (kindOf(value)) {
     case 'string':
