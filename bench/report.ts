@@ -105,6 +105,16 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
     fixed(2),
   );
   add(
+    'walhook, 1 event per POST, request transform (changes/s)',
+    results.map((r) => r.transformed.rate),
+    integer,
+  );
+  add(
+    'request transform / none, 1 event per POST',
+    results.map((r) => r.transformed.rate / r.perPost.rate),
+    fixed(2),
+  );
+  add(
     'counting consumer (changes/s)',
     results.map((r) => r.counting.rate),
     integer,

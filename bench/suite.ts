@@ -30,6 +30,8 @@ export interface RunResult {
   perPost: Throughput;
   /** One event per POST with the invocation log on: one row per event. */
   logged: Throughput;
+  /** One event per POST, each request rendered by a typical request transform. */
+  transformed: Throughput;
   /** By events per POST. */
   batched: Map<number, Throughput>;
   latency: Latency;
@@ -69,7 +71,10 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
       walhookThroughput(bench, options.backlog, 1, `per_post_${run}`),
     );
     const logged = await step('walhook, 1 event per POST, invocation log on', () =>
-      walhookThroughput(bench, options.backlog, 1, `logged_${run}`, true),
+      walhookThroughput(bench, options.backlog, 1, `logged_${run}`, { invocationLog: true }),
+    );
+    const transformed = await step('walhook, 1 event per POST, request transform', () =>
+      walhookThroughput(bench, options.backlog, 1, `transformed_${run}`, { transform: true }),
     );
     const batched = new Map<number, Throughput>();
     for (const size of options.batches) {
@@ -95,7 +100,7 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
         slot: `source_${run}`,
       }),
     );
-    results.push({ counting, perPost, logged, batched, latency: lat, memory, source });
+    results.push({ counting, perPost, logged, transformed, batched, latency: lat, memory, source });
   }
   return results;
 }

@@ -2,7 +2,7 @@ import type { Database } from '../test/helpers/database.js';
 import { startCountingConsumer } from './counting-consumer.js';
 import { pollUntil } from './poll.js';
 import { startReceiver } from './receiver.js';
-import { type Bench, Walhook } from './walhook.js';
+import { type Bench, type BenchTrigger, Walhook } from './walhook.js';
 import { dropSlot, fillBacklog, PUBLICATIONS, slotActive, TABLES } from './workload.js';
 
 /** A backlog drains at well over this many changes per second, or something is wrong. */
@@ -53,14 +53,15 @@ export async function countingConsumer(db: Database, backlog: number, slot: stri
 
 /**
  * walhook delivering a backlog, `batch` events per POST, to a receiver answering 200 at once; with
- * `invocationLog`, every attempt is also written to the invocation log.
+ * `invocationLog`, every attempt is also written to the invocation log; with `transform`, each
+ * request goes through a typical request transform (see `BenchTrigger`).
  */
 export async function walhookThroughput(
   bench: Bench,
   backlog: number,
   batch: number,
   slot: string,
-  invocationLog = false,
+  options: Pick<BenchTrigger, 'invocationLog' | 'transform'> = {},
 ): Promise<Throughput> {
   const { db } = bench;
   const receiver = await startReceiver({ count: batch > 1 ? 'events' : 'requests' });
@@ -74,7 +75,7 @@ export async function walhookThroughput(
         table: TABLES.backlog,
         webhook: receiver.url,
         batch,
-        invocationLog,
+        ...options,
       },
       { waitReady: false },
     );

@@ -44,7 +44,23 @@ export interface BenchTrigger {
   batch?: number;
   /** Every attempt also written to the invocation log (`INVOCATION_LOG_TABLE`). */
   invocationLog?: boolean;
+  /** Each request rendered by `TRANSFORM`, a typical request transform; one event per POST only. */
+  transform?: boolean;
 }
+
+/**
+ * What a request transform typically does: a method and a URL with the row's key, and a body of a few
+ * fields picked from the payload. Every template runs per event, so this prices Kriti on the hot path.
+ */
+const TRANSFORM = `
+    request_transform:
+      version: 2
+      method: PUT
+      url: "{{$base_url}}/items/{{$body.event.data.new.id}}"
+      request_headers: { add_headers: { X-Op: "{{$body.event.op}}" } }
+      body:
+        action: transform
+        template: '{"id": {{$body.event.data.new.id}}, "name": {{$body.event.data.new.name}}, "qty": {{$body.event.data.new.qty}}, "price": {{$body.event.data.new.price}}, "at": {{$body.created_at}}}'`;
 
 /** Where the measures with the invocation log on keep it. */
 export const INVOCATION_LOG_TABLE = 'walhook.bench_invocation_log';
@@ -67,7 +83,7 @@ ${trigger.invocationLog ? `invocation_log: { table: ${INVOCATION_LOG_TABLE} }\n`
     webhook: ${trigger.webhook}
     batch:
       max_events: ${trigger.batch ?? 1}
-      max_wait_ms: ${BATCH_WAIT_MS}
+      max_wait_ms: ${BATCH_WAIT_MS}${trigger.transform ? TRANSFORM : ''}
 `;
 }
 

@@ -119,7 +119,9 @@ export function parseConfigs(
     const path =
       issue?.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue?.path;
     const origin = origins(path ?? []);
-    const problem = `${origin ? `${origin}: ` : ''}${issue?.message ?? 'invalid'}`;
+    const trigger =
+      issue?.code === 'custom' && issue.params?.nameTrigger ? triggerNamed(data, path ?? []) : '';
+    const problem = `${origin ? `${origin}: ` : ''}${trigger}${issue?.message ?? 'invalid'}`;
     throw fail('WALHOOK_ERR_CONFIG_INVALID', path ?? [], problem, result.error);
   }
   if (!('pipelines' in result.data)) {
@@ -127,6 +129,19 @@ export function parseConfigs(
   }
   const { pipelines, ...shared } = result.data;
   return deepFreeze(pipelines.map(({ name, ...pipeline }) => ({ ...pipeline, ...shared, pipeline: name })));
+}
+
+/**
+ * `trigger NAME: ` for an issue under a trigger, for the problems (a template's) whose key path alone
+ * (`triggers[3]…`) would leave the reader counting triggers.
+ */
+function triggerNamed(data: unknown, path: readonly PropertyKey[]): string {
+  const at = path.indexOf('triggers');
+  if (at === -1) return '';
+  let value = data;
+  for (const key of path.slice(0, at + 2)) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  const name = (value as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' ? `trigger ${name}: ` : '';
 }
 
 /** Deeper than any config needs, and far below the depth at which the recursive steps after it fail. */

@@ -5,6 +5,7 @@ import { sinkPlugin, sinkSettings } from '../sinks/registry.js';
 import { DEFAULT_RETRY } from '../sinks/retry-policy.js';
 import {
   tlsProblem,
+  transformProblem,
   WEBHOOK_OPTION_KEYS,
   webhookOptions,
   webhookSink,
@@ -134,6 +135,7 @@ export const triggerSchema = strictObject({
   ordering: z.enum(['row', 'trigger', 'none']).default('row'),
   concurrency: z.number().int().min(1).max(10_000).default(64),
   batch: webhookOptions.batch,
+  request_transform: webhookOptions.request_transform,
 })
   .superRefine((trigger, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -143,6 +145,8 @@ export const triggerSchema = strictObject({
       if (trigger.webhook === undefined) return issue(['webhook'], 'required (or a sink)');
       const problem = tlsProblem(trigger.webhook, trigger.tls);
       if (problem !== null) issue(['tls'], problem);
+      const conflict = transformProblem(trigger);
+      if (conflict !== null) issue(['request_transform'], conflict);
       return;
     }
     if (trigger.webhook !== undefined) issue(['sink'], 'set either webhook or sink, not both');
@@ -169,6 +173,7 @@ export const triggerSchema = strictObject({
       tls,
       user_agent,
       batch,
+      request_transform,
       sink,
       retry,
       ...trigger
@@ -178,6 +183,8 @@ export const triggerSchema = strictObject({
       tableText: text,
       // Absent when not set: each sink has its default (see its plugin's target).
       ...(retry !== undefined && { retry: withDefaults(retry) }),
-      sink: sink ?? webhookSink(webhook as string, { headers, secret, tls, user_agent, batch }),
+      sink:
+        sink ??
+        webhookSink(webhook as string, { headers, secret, tls, user_agent, batch, request_transform }),
     }),
   );

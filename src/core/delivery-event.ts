@@ -80,9 +80,10 @@ export type Outcome = 'delivered' | 'retry' | 'failed';
 
 /**
  * Why an attempt failed. `connect`: nothing reached the receiver or broker; `timeout`: no answer in
- * time; `network`: the exchange broke off (or a broker refused); `http`: a non-2xx status.
+ * time; `network`: the exchange broke off (or a broker refused); `http`: a non-2xx status;
+ * `transform`: the trigger's request transform failed on the event, so nothing was sent.
  */
-export type AttemptErrorType = 'timeout' | 'connect' | 'network' | 'http';
+export type AttemptErrorType = 'timeout' | 'connect' | 'network' | 'http' | 'transform';
 
 export interface AttemptError {
   type: AttemptErrorType;

@@ -1,10 +1,13 @@
 import { headerSecrets, maskSecrets } from '../core/redact.js';
 import { userAgent } from '../core/version.js';
+import type { AttemptResult } from '../sinks/plugin.js';
 import { sinkTarget, type TriggerSink } from '../sinks/registry.js';
 import { attemptTrace } from '../sinks/trace.js';
 import { WebhookClient } from '../sinks/webhook/client.js';
 import { signatureHeaders } from '../sinks/webhook/signature.js';
 import type { WebhookTarget } from '../sinks/webhook/target.js';
+import { TransformError } from '../sinks/webhook/transform.js';
+import { transformedAttempt } from '../sinks/webhook/transformed.js';
 import { lastErrorText } from './letter.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
 import type { StoreScope } from './store-scope.js';
@@ -69,6 +72,38 @@ function webhookTargets(configs: readonly PipelineTriggers[]): Map<string, Webho
   return targets;
 }
 
+/** One attempt at a letter, or why none was made (its trigger's transform failed on it). */
+async function send(
+  client: WebhookClient,
+  target: WebhookTarget,
+  letter: DeadLetter,
+): Promise<AttemptResult | string> {
+  // The next attempt of the same trace, so receivers can follow it from the original attempts.
+  const { traceparent } = attemptTrace(letter.id, letter.attempts + 1);
+  const { transform } = target;
+  if (transform === undefined) {
+    // A batch's letter holds a one-event envelope, a message of its own: it is signed under the event's id.
+    const headers = signatureHeaders(target.secrets, letter.id, letter.body);
+    headers.traceparent = traceparent;
+    return client.post(target, letter.body, headers);
+  }
+  // The letter keeps the event as walhook renders it: the transform makes the request again.
+  try {
+    const { request, headers } = transformedAttempt(
+      target,
+      transform,
+      client.userAgent,
+      letter.body,
+      letter.id,
+    );
+    headers.traceparent = traceparent;
+    return client.send(target, request, headers);
+  } catch (err) {
+    if (err instanceof TransformError) return err.message;
+    throw err;
+  }
+}
+
 async function redeliverOne(
   client: WebhookClient,
   target: WebhookTarget | null | undefined,
@@ -83,11 +118,8 @@ async function redeliverOne(
     return { id, trigger, outcome: 'kept', status: null, reason: 'trigger has no webhook to POST it to' };
   }
   const attemptedAt = new Date();
-  // A batch's letter holds a one-event envelope, a message of its own: it is signed under the event's id.
-  const headers = signatureHeaders(target.secrets, letter.id, letter.body);
-  // The next attempt of the same trace, so receivers can follow it from the original attempts.
-  headers.traceparent = attemptTrace(letter.id, letter.attempts + 1).traceparent;
-  const result = await client.post(target, letter.body, headers);
+  const result = await send(client, target, letter);
+  if (typeof result === 'string') return { id, trigger, outcome: 'kept', status: null, reason: result };
   if (result.error === undefined) {
     await store.remove([letter.id]);
     return { id, trigger, outcome: 'delivered', status: result.status };

@@ -211,7 +211,7 @@ export class DeliveryEngine {
             // Each event of a batch becomes its own dead letter, in the shape its receiver reads.
             body:
               parcel.length === 1
-                ? request.body
+                ? (request.letterBody ?? request.body)
                 : transport.request([job], currentRetry, trace.traceparent).body,
           };
           if (!(await this.#storeDeadLetter(job, failure))) return undefined;

@@ -76,6 +76,8 @@ export interface Request {
   readonly body: string;
   /** The attempt's own headers (trace context, signature), as the console shows them. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** What a dead letter keeps instead of `body`: the event before a request transform rendered it. */
+  readonly letterBody?: string;
 }
 
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;

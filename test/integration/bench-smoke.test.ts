@@ -64,6 +64,7 @@ test('the benchmark suite runs every measure at tiny sizes and reports finite, p
   assert.equal(result.counting.events, SIZES.backlog, 'the counting consumer saw every insert');
   assert.equal(result.perPost.events, SIZES.backlog, 'one event per POST: every event counted once');
   assert.equal(result.logged.events, SIZES.backlog, 'invocation log on: every event counted once');
+  assert.equal(result.transformed.events, SIZES.backlog, 'request transform: every event counted once');
   const logged = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${INVOCATION_LOG_TABLE}`);
   // The last attempts may still be in flight when the measure stops walhook: not all need be there.
   assert.ok((logged.rows[0]?.n ?? 0) > 0, 'the measure with the log on wrote it');

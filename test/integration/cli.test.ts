@@ -32,7 +32,7 @@ test('invalid YAML', () => expectConfigError('source: [unclosed\n', /: invalid Y
 test('unknown key', () =>
   expectConfigError(
     VALID.replace('operations:', 'colums: [x]\n    operations:'),
-    'triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)',
+    'triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch, request_transform)',
   ));
 
 test('wrong type and bad operation', async () => {

@@ -62,7 +62,7 @@ test('import-hasura: the folder and its JSON export give the same config and the
     ['default', 'analytics'],
   );
   const lines = folder.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 9);
+  assert.equal(lines.length, 10);
   assert.ok(lines.includes('trigger order_status_changed (source default, table orders): mapped'));
 });
 
@@ -72,7 +72,7 @@ test('import-hasura: exit codes, stderr lines, --out, usage errors in one line',
   assert.equal(unmapped.stdout, '');
   assert.match(
     unmapped.stderr,
-    /trigger signup_enriched \(source analytics, table signups\): not supported: request_transform: request transforms come with part 2 \(issue 20\)\n/,
+    /trigger signup_scored \(source analytics, table signups\): not supported: response_transform: an event trigger does nothing with the answer/,
   );
   assert.match(
     unmapped.stderr,

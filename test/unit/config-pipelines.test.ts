@@ -130,7 +130,7 @@ test('per-pipeline keys at the top level are refused next to pipelines', () => {
 test('errors name the key path inside the pipeline', () => {
   invalid(
     TWO.replace('webhook: http://127.0.0.1:3001/hooks/audit', 'webhok: http://127.0.0.1:3001/hooks/audit'),
-    'pipelines[1].triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)',
+    'pipelines[1].triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch, request_transform)',
   );
   invalid(
     TWO.replace('webhook: http://127.0.0.1:3001/hooks/audit', 'sink: { type: nats }'),

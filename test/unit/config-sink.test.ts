@@ -198,7 +198,7 @@ test('a webhook sink mapping means what the shorthand means', () => {
 test('a bad webhook sink is reported with its key path', () => {
   invalid(
     withTrigger('sink: { type: webhook, url: http://a/h, servers: [nats://a] }'),
-    'triggers[0].sink.servers: unknown key (expected one of type, url, headers, secret, tls, user_agent, batch)',
+    'triggers[0].sink.servers: unknown key (expected one of type, url, headers, secret, tls, user_agent, batch, request_transform)',
   );
   invalid(withTrigger('sink: { type: webhook }'), 'triggers[0].sink.url: required');
   invalid(

@@ -367,13 +367,13 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     withTrigger('colums: [status]'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].colums: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch, request_transform)`,
   );
   // Named rather than the "webhook: required" it causes.
   rejects(
     MINIMAL.replace('webhook:', 'webhok:'),
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch)`,
+    `${FILE}: triggers[0].webhok: unknown key (expected one of name, table, operations, columns, where, payload_columns, enable_manual, skip_unchanged_updates, trigger_on_replication, payload_format, webhook, sink, headers, secret, tls, user_agent, retry, ordering, concurrency, batch, request_transform)`,
   );
   rejects(
     withTrigger('retry: { retries: 3 }'),

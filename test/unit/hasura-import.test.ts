@@ -37,7 +37,8 @@ test('the import report: one line per trigger, skipped sources, the tables that 
     'table orders (source default) needs REPLICA IDENTITY FULL for skip_unchanged_updates and whole old rows; its owner runs: ALTER TABLE "public"."orders" REPLICA IDENTITY FULL;',
     'table sales."Order Lines" (source default) needs REPLICA IDENTITY FULL for skip_unchanged_updates and whole old rows; its owner runs: ALTER TABLE "sales"."Order Lines" REPLICA IDENTITY FULL;',
     `trigger page_view_recorded ${at('page_views', 'analytics')}: mapped`,
-    `trigger signup_enriched ${at('signups', 'analytics')}: not supported: request_transform: request transforms come with part 2 (issue 20)`,
+    `trigger signup_enriched ${at('signups', 'analytics')}: mapped`,
+    `trigger signup_scored ${at('signups', 'analytics')}: not supported: response_transform: an event trigger does nothing with the answer it gets besides its status, so walhook has nothing to transform; remove it`,
     `trigger report_ready ${at('dbo.reports', 'reporting')}: not supported: source reporting is skipped (kind mssql: walhook reads Postgres sources only)`,
   ]);
   assert.equal(result.complete, false);
@@ -64,7 +65,7 @@ test('several Postgres sources: one pipeline each, without the triggers that cou
           slot: 'walhook_analytics',
           publication: 'walhook_analytics',
         },
-        ['page_view_recorded'],
+        ['page_view_recorded', 'signup_enriched'],
       ],
     ],
   );
@@ -134,7 +135,7 @@ test('hasura: problems are one line naming the file, the trigger and the key', (
   const key = `hasura: { metadata: ${FOLDER}`;
   assert.equal(
     configError(`${key}, source: analytics }\n`),
-    `walhook.yaml: hasura.metadata: ${FOLDER}/databases/analytics/tables/public_signups.yaml: event trigger signup_enriched: request_transform: request transforms come with part 2 (issue 20) (see walhook import-hasura)`,
+    `walhook.yaml: hasura.metadata: ${FOLDER}/databases/analytics/tables/public_signups.yaml: event trigger signup_scored: response_transform: an event trigger does nothing with the answer it gets besides its status, so walhook has nothing to transform; remove it (see walhook import-hasura)`,
   );
   assert.equal(
     configError(`${key}, source: reporting }\n`),

@@ -104,10 +104,18 @@ test('tables of any case and characters become the table string walhook parses b
 });
 
 test('every key that cannot be mapped is rejected with the key and why', () => {
-  assert.deepEqual(problem({ ...BASE, request_transform: { version: 2 } }), {
-    key: 'request_transform',
-    why: 'request transforms come with part 2 (issue 20)',
-  });
+  assert.deepEqual(
+    problem({
+      ...BASE,
+      request_transform: { version: 2, body: { action: 'transform', template: '{{ $body. }}' } },
+    }),
+    {
+      key: 'request_transform.body.template',
+      why: "line 1 column 11: unexpected '}}' (expected a key name after '.')",
+    },
+  );
+  assert.equal(problem({ ...BASE, request_transform: { version: 3 } })?.key, 'request_transform.version');
+  assert.equal(problem({ ...BASE, request_transform: { methd: 'GET' } })?.key, 'request_transform.methd');
   assert.equal(problem({ ...BASE, response_transform: { version: 2 } })?.key, 'response_transform');
   assert.deepEqual(problem({ ...BASE, comment: 'x' }), {
     key: 'comment',
@@ -177,4 +185,22 @@ test('connections: a URL, from_env, connection_parameters, or a one-line problem
     /^connection_parameters: expected username, database and host/,
   );
   assert.match((sourceConnection({}) as { problem: string }).problem, /database_url: expected a URL/);
+});
+
+test('request_transform maps key for key, its strings kept literal, and walhook compiles it', () => {
+  const transform = {
+    version: 2,
+    template_engine: 'Kriti',
+    method: 'PUT',
+    url: '{{$base_url}}/users/{{$body.event.data.new.id}}',
+    query_params: { 'k-{{$body.id}}': `cost \${{$body.event.data.new.price}}` },
+    body: { action: 'transform', template: '{"id": {{$body.event.data.new.id}}}' },
+  };
+  const trigger = mapped({ ...BASE, request_transform: transform });
+  assert.deepEqual(trigger.request_transform, {
+    ...transform,
+    query_params: { 'k-{{$body.id}}': `cost $\${{$body.event.data.new.price}}` },
+  });
+  const parsed = triggerSchema.parse({ ...trigger, webhook: 'http://h/x' });
+  assert.ok(parsed.sink.type === 'webhook' && parsed.sink.request_transform?.method === 'PUT');
 });

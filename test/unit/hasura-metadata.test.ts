@@ -52,7 +52,7 @@ test('a version 3 folder: databases.yaml, tables through !include, relative to t
       name: 'analytics',
       kind: 'postgres',
       tables: ['page_views', 'signups', 'sessions'],
-      triggers: ['page_view_recorded', 'signup_enriched'],
+      triggers: ['page_view_recorded', 'signup_enriched', 'signup_scored'],
     },
     { name: 'reporting', kind: 'mssql', tables: ['reports'], triggers: ['report_ready'] },
   ]);

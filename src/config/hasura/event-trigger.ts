@@ -1,4 +1,5 @@
 import { type TableName, tableText } from '../../core/table-name.js';
+import { requestTransformSchema } from '../../sinks/webhook/transform-settings.js';
 import { envReference, literal, webhookTemplate } from './values.js';
 
 /**
@@ -170,13 +171,37 @@ function retryKey(value: unknown): Mapping {
   };
 }
 
+/**
+ * Hasura's `request_transform` is walhook's, key for key. It is checked (templates compiled) here, so
+ * that a template Hasura would refuse names its trigger in the report; its strings are kept literal.
+ */
+function requestTransformKey(value: unknown): unknown {
+  if (value === undefined || value === null) return undefined;
+  const checked = requestTransformSchema.safeParse(value);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const path = issue?.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : (issue?.path ?? []);
+    throw new Unsupported(['request_transform', ...path].join('.'), issue?.message ?? 'invalid');
+  }
+  return literalStrings(value);
+}
+
+/** A copy with every string (keys too: Hasura's query parameter keys are templates) kept literal. */
+function literalStrings(value: unknown): unknown {
+  if (typeof value === 'string') return literal(value);
+  if (Array.isArray(value)) return value.map(literalStrings);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [literal(key), literalStrings(item)]));
+}
+
 function mapKeys(hasura: Mapping, table: TableName, hasuraVersion: string, notes: string[]): Mapping {
   onlyKeys(hasura, TRIGGER_KEYS, '');
-  if (hasura.request_transform != null) {
-    throw new Unsupported('request_transform', 'request transforms come with part 2 (issue 20)');
-  }
+  const transform = requestTransformKey(hasura.request_transform);
   if (hasura.response_transform != null) {
-    throw new Unsupported('response_transform', 'response transforms come with part 2 (issue 20)');
+    throw new Unsupported(
+      'response_transform',
+      'an event trigger does nothing with the answer it gets besides its status, so walhook has nothing to transform; remove it',
+    );
   }
   if (hasura.cleanup_config != null) {
     notes.push('cleanup_config: accepted; walhook keeps no event log, so there is nothing to clean');
@@ -191,6 +216,7 @@ function mapKeys(hasura: Mapping, table: TableName, hasuraVersion: string, notes
     ...definitionKeys(mapping(hasura.definition, 'definition')),
     webhook: webhookKey(hasura),
     ...(headers !== undefined && { headers }),
+    ...(transform !== undefined && { request_transform: transform }),
     user_agent: `hasura-graphql-engine/${hasuraVersion}`,
     retry: retryKey(hasura.retry_conf),
     // Hasura does not fire an UPDATE that changed none of the update columns.

@@ -21,6 +21,8 @@ export const ERRORS = {
   checkpoint: ['checkpoint', 'checkpoint'],
   /** An event failed its last attempt and went to the dead-letter store. */
   deliveryFailed: ['delivery_failed', 'sink'],
+  /** A trigger's request transform failed on an event (a Kriti error); it was dead-lettered unsent. */
+  transform: ['transform', 'sink'],
   /** Storing a dead letter failed; retried, the event stays unsettled meanwhile. */
   deadLetterStore: ['dead_letter_store', 'sink'],
   /** Counting the dead letters failed. */

@@ -24,6 +24,7 @@ const ERROR_MESSAGES: Record<string, string> = {
   timeout: 'timeout',
   connect: 'connection failed',
   network: 'network error',
+  transform: 'request transform failed',
 };
 
 /** Seconds from a commit time (microseconds since 2000-01-01) to now; the database clock may run ahead. */
@@ -49,7 +50,7 @@ export interface TriggerFamilies {
   readonly deliveryAttempts: Family<CounterChild>;
   readonly deliveryDuration: Family<Observer>;
   readonly endToEndLatency: Family<Observer>;
-  errorSeries(kind: 'deliveryFailed'): CounterChild;
+  errorSeries(kind: 'deliveryFailed' | 'transform'): CounterChild;
 }
 
 /**
@@ -68,6 +69,7 @@ export class TriggerMetrics {
   private readonly duration: Observer;
   private readonly latency: Observer;
   private readonly deliveryFailed: CounterChild;
+  private readonly transformFailed: CounterChild;
   private readonly settledDelivered: CounterChild;
   private readonly settledFailed: CounterChild;
   /** Attempts answered with a retry, and retry attempts begun: the difference is waiting for one. */
@@ -87,6 +89,7 @@ export class TriggerMetrics {
     this.duration = metrics.deliveryDuration.labels(name);
     this.latency = metrics.endToEndLatency.labels(name);
     this.deliveryFailed = metrics.errorSeries('deliveryFailed');
+    this.transformFailed = metrics.errorSeries('transform');
   }
 
   get filtered(): number {
@@ -119,6 +122,7 @@ export class TriggerMetrics {
     if (info.outcome === 'delivered') return;
     if (info.outcome === 'retry') this.retryOutcomes += info.events;
     else this.deliveryFailed.inc();
+    if (info.errorType === 'transform') this.transformFailed.inc();
     this.lastError = {
       message:
         info.status !== null ? `HTTP ${info.status}` : (ERROR_MESSAGES[info.errorType ?? ''] ?? 'failed'),

@@ -4,6 +4,7 @@ import type { AttemptResult, ResponseHeaders } from '../plugin.js';
 import { isFinalStatus, MAX_TIMER_MS } from '../retry-policy.js';
 import type { WebhookTarget } from './target.js';
 import { isTlsFailureCode, TlsAgents } from './tls-agents.js';
+import type { TransformedRequest } from './transform.js';
 
 /** How much of a response body is kept for logs and dead letters. */
 const SNIPPET_BYTES = 4096;
@@ -37,11 +38,12 @@ interface Route {
 /** POSTs webhook bodies over one shared keep-alive connection pool per origin and TLS setting. */
 export class WebhookClient {
   readonly #agents = new TlsAgents();
-  readonly #userAgent: string;
+  /** The global User-Agent, for a target without its own. */
+  readonly userAgent: string;
   readonly #routes = new WeakMap<WebhookTarget, Route>();
 
   constructor(options: { userAgent: string }) {
-    this.#userAgent = options.userAgent;
+    this.userAgent = options.userAgent;
   }
 
   /**
@@ -54,6 +56,40 @@ export class WebhookClient {
     target: WebhookTarget,
     body: string,
     attemptHeaders?: Readonly<Record<string, string>>,
+  ): Promise<AttemptResult> {
+    return this.#dispatch(target, (route) => ({
+      origin: route.origin,
+      path: route.path,
+      method: 'POST',
+      headers: attemptHeaders === undefined ? route.headers : { ...route.headers, ...attemptHeaders },
+      body,
+    }));
+  }
+
+  /**
+   * Like `post`, for a request a `request_transform` rendered: its own method, URL, headers (which
+   * replace the target's) and body, over the target's connection pool. `attemptHeaders` come last.
+   */
+  send(
+    target: WebhookTarget,
+    request: TransformedRequest,
+    attemptHeaders: Readonly<Record<string, string>>,
+  ): Promise<AttemptResult> {
+    return this.#dispatch(target, () => {
+      const url = new URL(request.url);
+      return {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: { ...request.headers, ...attemptHeaders },
+        body: request.body,
+      };
+    });
+  }
+
+  #dispatch(
+    target: WebhookTarget,
+    options: (route: Route) => Dispatcher.DispatchOptions,
   ): Promise<AttemptResult> {
     let route: Route;
     try {
@@ -69,16 +105,7 @@ export class WebhookClient {
       // `dispatch` follows no redirect: a 3xx is an answer like any other non-2xx and is retried, which
       // also keeps the body and its credentials from being sent to wherever a receiver points. It is the
       // layer under `request()`, without the per-request stream and abort signal the hot path cannot afford.
-      route.agent.dispatch(
-        {
-          origin: route.origin,
-          path: route.path,
-          method: 'POST',
-          headers: attemptHeaders === undefined ? route.headers : { ...route.headers, ...attemptHeaders },
-          body,
-        },
-        exchange,
-      );
+      route.agent.dispatch(options(route), exchange);
     });
   }
 
@@ -99,7 +126,7 @@ export class WebhookClient {
         agent: this.#agents.agentFor(target.trigger, target.tls),
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
-        headers: targetHeaders(target, this.#userAgent),
+        headers: targetHeaders(target, this.userAgent),
       };
       this.#routes.set(target, route);
     }

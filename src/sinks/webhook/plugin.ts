@@ -1,3 +1,4 @@
+import type { AttemptError } from '../../core/delivery-event.js';
 import { headerSecrets } from '../../core/redact.js';
 import type { AttemptResult, Delivery, Request, SinkPlugin, Transport } from '../plugin.js';
 import { WebhookClient } from './client.js';
@@ -5,11 +6,18 @@ import { type WebhookSettings, webhookSettings } from './settings.js';
 import { batchMessageId, signatureHeaders } from './signature.js';
 import { type WebhookTarget, webhookTarget } from './target.js';
 import { tlsKey } from './tls-files.js';
+import { TransformError, type TransformedRequest } from './transform.js';
+import type { RequestTransform } from './transform-settings.js';
+import { transformedAttempt } from './transformed.js';
 
 /** One POST: its target, the exact body and the attempt's own headers. */
 interface Post extends Request {
   readonly target: WebhookTarget;
   readonly headers: Record<string, string>;
+  /** What the trigger's `request_transform` made of the event, sent instead of a POST of `body`. */
+  readonly transformed?: TransformedRequest;
+  /** Why the transform failed on this event: nothing is sent, and the failure is final. */
+  readonly failure?: AttemptError;
 }
 
 /** Hasura's event triggers: one POST per event, or `{"events": [...]}` per batch, over keep-alive pools. */
@@ -35,6 +43,11 @@ class WebhookTransport implements Transport<WebhookTarget> {
 
   request(deliveries: readonly Delivery<WebhookTarget>[], currentRetry: number, traceparent: string): Post {
     const { target } = (deliveries[0] as Delivery<WebhookTarget>).event;
+    if (target.transform !== undefined) {
+      // Config refuses a transform with batches: the request is one event's.
+      const { event } = deliveries[0] as Delivery<WebhookTarget>;
+      return this.#transformed(target, target.transform, event.id, event.body(currentRetry), traceparent);
+    }
     const batched = target.batch.maxEvents > 1;
     const body = batched
       ? batchBody(deliveries, currentRetry)
@@ -51,7 +64,42 @@ class WebhookTransport implements Transport<WebhookTarget> {
   }
 
   send(post: Post): Promise<AttemptResult> {
+    if (post.failure !== undefined) {
+      return Promise.resolve({
+        status: null,
+        durationMs: 0,
+        responseSnippet: '',
+        error: post.failure,
+        final: true,
+      });
+    }
+    if (post.transformed !== undefined) return this.#client.send(post.target, post.transformed, post.headers);
     return this.#client.post(post.target, post.body, post.headers);
+  }
+
+  /** The dead letter keeps `payload`, so that redelivery renders it again through the transform. */
+  #transformed(
+    target: WebhookTarget,
+    transform: RequestTransform,
+    messageId: string,
+    payload: string,
+    traceparent: string,
+  ): Post {
+    try {
+      const { request, headers } = transformedAttempt(
+        target,
+        transform,
+        this.#client.userAgent,
+        payload,
+        messageId,
+      );
+      headers.traceparent = traceparent;
+      return { target, body: request.body ?? '', headers, transformed: request, letterBody: payload };
+    } catch (err) {
+      if (!(err instanceof TransformError)) throw err;
+      const failure: AttemptError = { type: 'transform', message: err.message };
+      return { target, body: payload, headers: { traceparent }, failure };
+    }
   }
 
   close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { strictObject, uniqueList } from '../../core/strict-schema.js';
+import { requestTransformSchema } from './transform-settings.js';
 
 /** A webhook's URL: `sink.url`, or the shorthand's `webhook`. */
 export const webhookUrl = z.string().refine((text) => {
@@ -62,6 +63,8 @@ export const webhookOptions = {
   // Replaces the global `user_agent` for this trigger; a User-Agent in `headers` wins over both.
   user_agent: userAgent.optional(),
   batch: batchSchema.optional(),
+  // Hasura's request transform: method, URL, query, headers and body rendered per event by Kriti.
+  request_transform: requestTransformSchema.optional(),
 };
 
 /** The shorthand's webhook keys, as the config refuses them next to a `sink`. */
@@ -74,9 +77,18 @@ export function tlsProblem(url: string, tls: WebhookOptions['tls']): string | nu
   return tls !== undefined && !url.startsWith('https:') ? 'only for an https webhook URL' : null;
 }
 
+/** Why `request_transform` cannot go with `batch`, or null. */
+export function transformProblem(
+  options: Pick<WebhookOptions, 'request_transform' | 'batch'>,
+): string | null {
+  return options.request_transform !== undefined && (options.batch?.max_events ?? 1) > 1
+    ? 'not with batch.max_events above 1: a transform renders the request of one event, and a batch is one POST of many'
+    : null;
+}
+
 /** A webhook's settings as every trigger has them, from the shorthand or from a `sink` mapping. */
 export function webhookSink(url: string, options: WebhookOptions) {
-  const { headers, secret, tls, user_agent, batch } = options;
+  const { headers, secret, tls, user_agent, batch, request_transform } = options;
   return {
     type: 'webhook' as const,
     url,
@@ -86,18 +98,21 @@ export function webhookSink(url: string, options: WebhookOptions) {
     secrets: secret === undefined ? [] : typeof secret === 'string' ? [secret] : secret,
     ...(tls !== undefined && { tls }),
     batch: batch ?? batchSchema.parse({}),
+    ...(request_transform !== undefined && { request_transform }),
   };
 }
 
-/** `sink: {type: webhook, url, headers, secret, tls, user_agent, batch}`. */
+/** `sink: {type: webhook, url, headers, secret, tls, user_agent, batch, request_transform}`. */
 export const webhookSettings = strictObject({
   type: z.literal('webhook'),
   url: webhookUrl,
   ...webhookOptions,
 })
-  .superRefine(({ url, tls }, ctx) => {
-    const problem = tlsProblem(url, tls);
+  .superRefine((settings, ctx) => {
+    const problem = tlsProblem(settings.url, settings.tls);
     if (problem !== null) ctx.addIssue({ code: 'custom', path: ['tls'], message: problem });
+    const conflict = transformProblem(settings);
+    if (conflict !== null) ctx.addIssue({ code: 'custom', path: ['request_transform'], message: conflict });
   })
   .transform(({ type: _type, url, ...options }) => webhookSink(url, options));
 

@@ -2,6 +2,7 @@ import type { BatchLimits, DeliveryTarget } from '../../core/delivery-event.js';
 import type { TriggerDelivery } from '../plugin.js';
 import { DEFAULT_RETRY } from '../retry-policy.js';
 import type { WebhookSettings } from './settings.js';
+import type { RequestTransform } from './transform-settings.js';
 
 /** A receiver that takes Hasura's event-trigger POSTs. */
 export interface WebhookTarget extends DeliveryTarget {
@@ -16,6 +17,8 @@ export interface WebhookTarget extends DeliveryTarget {
   secrets: readonly string[];
   /** Files for an https receiver: a CA to trust instead of the system's, a client certificate. */
   tls: WebhookTls | null;
+  /** The trigger's `request_transform`, compiled; absent, the payload is POSTed as is. */
+  transform?: RequestTransform;
 }
 
 export interface WebhookTls {
@@ -39,6 +42,7 @@ export function webhookTarget(trigger: TriggerDelivery, settings: WebhookSetting
     batch: { maxEvents: settings.batch.max_events, maxWaitMs: settings.batch.max_wait_ms },
     secrets: settings.secrets,
     tls: settings.tls === undefined ? null : webhookTls(settings.tls),
+    ...(settings.request_transform !== undefined && { transform: settings.request_transform }),
   };
 }
 
