@@ -64,7 +64,8 @@ export class RecordRenderer {
     if (first === undefined) return [];
     const shown = this.#shownTarget(first.target);
     const { result } = sent;
-    const headers = JSON.stringify(withAttemptHeaders(shown.headers, sent.headers));
+    const { sentAs } = sent;
+    const headers = JSON.stringify(withAttemptHeaders(sentAs?.headers ?? shown.headers, sent.headers));
     // Masked before cut, so no secret is kept in part where the cut falls inside it.
     const responseBody = withoutNul(this.#cut(maskSecrets(result.responseSnippet, shown.secrets)));
     const error = result.error === undefined ? null : withoutNul(result.error.message);
@@ -83,8 +84,8 @@ export class RecordRenderer {
       outcome: sent.outcome,
       errorType: result.error?.type ?? null,
       error,
-      requestUrl: shown.url,
-      requestMethod: shown.method,
+      requestUrl: sentAs?.url ?? shown.url,
+      requestMethod: sentAs?.method ?? shown.method,
       requestHeaders: headers,
       // A batch's body holds every event's: kept whole on each row it would grow with the square of the batch.
       requestBody: events.length === 1 ? sent.body : event.body(sent.currentRetry),

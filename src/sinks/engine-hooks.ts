@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AttemptError, AttemptInfo, DeliveryEvent, Outcome } from '../core/delivery-event.js';
-import type { AttemptResult, SinkPlugin } from './plugin.js';
+import type { AttemptResult, SentAs, SinkPlugin } from './plugin.js';
 
 /** What the dead-letter store keeps about an event that will not be delivered. */
 export interface FinalFailure {
@@ -26,6 +26,8 @@ export interface SentAttempt {
   body: string;
   /** The attempt's own headers (trace context, signature); the target's are the same every time. */
   headers: Readonly<Record<string, string>>;
+  /** Set where the request was not the target's usual one (a request transform's). */
+  sentAs?: SentAs;
   result: AttemptResult;
 }
 

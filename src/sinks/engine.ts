@@ -234,10 +234,10 @@ export class DeliveryEngine {
   ): void {
     const { recorder } = this.#options;
     if (recorder === undefined) return;
-    const { body, headers = NO_HEADERS } = request;
+    const { body, headers = NO_HEADERS, sentAs } = request;
     recorder.attempt(
       parcel.map((job) => job.event),
-      { at, currentRetry, outcome, body, headers, result },
+      { at, currentRetry, outcome, body, headers, sentAs, result },
     );
   }
 

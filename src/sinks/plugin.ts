@@ -78,6 +78,16 @@ export interface Request {
   readonly headers?: Readonly<Record<string, string>>;
   /** What a dead letter keeps instead of `body`: the event before a request transform rendered it. */
   readonly letterBody?: string;
+  /** How the request went out where it is not the target's usual one (a request transform's), as shown. */
+  readonly sentAs?: SentAs;
+}
+
+/** A request's method, URL and headers as the console and the invocation log show them: credentials masked. */
+export interface SentAs {
+  readonly method: string;
+  readonly url: string;
+  /** Every header but the attempt's own (`Request.headers`), lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;

@@ -86,10 +86,10 @@ test('the benchmark suite runs every measure at tiny sizes and reports finite, p
   for (const line of report.split('\n')) t.diagnostic(line);
   assert.doesNotMatch(report, /NaN|Infinity|undefined/);
   const rows = report.split('\n').filter((line) => line.startsWith('| '));
-  // The heading, three throughputs, one per POST with the invocation log on and its ratio to off,
-  // the counting consumer and a ratio to it for each throughput, three latencies, memory, and per
+  // The heading, three throughputs, one per POST with the invocation log on and with a request
+  // transform, each with its ratio to neither, the counting consumer and a ratio to it for each throughput, three latencies, memory, and per
   // source setup a bulk time and a TPS, each with its change against no capture.
-  assert.equal(rows.length, 1 + 3 + 2 + 1 + 3 + 3 + 1 + (5 + 4) * 2, report);
+  assert.equal(rows.length, 1 + 3 + 2 + 2 + 1 + 3 + 3 + 1 + (5 + 4) * 2, report);
 });
 
 test('the Node load generator, used where there is no pgbench, commits single-row inserts', async () => {

@@ -66,7 +66,7 @@ method: PUT
 url: "{{$base_url}}/path/{{$body.event.data.new.id}}"
 query_params: { plan: "{{$body.event.data.new.plan}}", skipped: "null" }
 request_headers:
-  add_headers: { X-Account: "{{$body.event.data.new.id}}" }
+  add_headers: { X-Account: "{{$body.event.data.new.id}}", X-Token: "Key tok_live_0123456789" }
   remove_headers: [X-Legacy]
 body:
   action: transform
@@ -111,7 +111,8 @@ before(async () => {
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw });
-      res.writeHead(200).end();
+      // Echoes a credential, as careless receivers do: what walhook keeps of the answer must mask it.
+      res.writeHead(200).end(`token ${req.headers['x-token'] ?? 'none'}`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -145,9 +146,31 @@ test('method, URL with the event in its path, query params, headers and body are
   assert.equal(request?.raw, '{"account":9223372036854775807,"plan":"pro"}');
   assert.equal(request?.headers['content-type'], 'application/json');
   assert.equal(request?.headers['x-account'], '9223372036854775807');
+  assert.equal(request?.headers['x-token'], 'Key tok_live_0123456789');
   assert.equal(request?.headers['x-kept'], 'kept');
   assert.equal(request?.headers['x-legacy'], undefined);
   assert.match(request?.headers.traceparent as string, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+});
+
+test('the console shows the request the transform made, its added headers masked, and masks their echo', async () => {
+  const get = async (path: string) => (await fetch(`http://127.0.0.1:${walhook?.port}${path}`)).json();
+  const [summary] = (await get('/console/api/invocations?trigger=rest')).invocations;
+  const detail = await get(`/console/api/invocations/${summary.event_id}`);
+  const [attempt] = detail.attempts;
+  assert.equal(attempt.request.method, 'PUT');
+  assert.equal(attempt.request.url, `${receiverUrl}/rest/path/9223372036854775807?plan=pro`);
+  assert.equal(attempt.request.body, at('/rest')[0]?.raw);
+  assert.equal(attempt.request.headers['x-token'], '***');
+  assert.equal(attempt.request.headers['x-account'], '***');
+  assert.equal(attempt.request.headers['x-legacy'], undefined);
+  assert.equal(attempt.request.headers['x-kept'], '***');
+  assert.equal(attempt.response.body, 'token ***');
+  // The other triggers send their usual POST: the console says so.
+  const [form] = (await get('/console/api/invocations?trigger=form')).invocations;
+  const formAttempt = (await get(`/console/api/invocations/${form.event_id}`)).attempts[0];
+  assert.equal(formAttempt.request.method, 'POST');
+  assert.equal(formAttempt.request.url, `${receiverUrl}/form?t=acme&n=1`);
+  assert.equal(formAttempt.request.headers['content-type'], 'application/x-www-form-urlencoded');
 });
 
 test("a form body, and a query string template that reads the URL's own query", () => {

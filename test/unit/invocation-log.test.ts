@@ -156,6 +156,16 @@ test('records carry the request with credentials masked and the response start, 
     ],
     'each event of a batch keeps its own body',
   );
+
+  // A request transform's request (already shown: masked by the plugin) replaces the target's.
+  const sentAs = { method: 'PUT', url: 'https://hooks.example/put/1', headers: { 'x-added': '***' } };
+  const [transformed] = renderer.records({ events: [event(1)], sent: { ...sent(''), sentAs } });
+  assert.equal(transformed?.requestUrl, 'https://hooks.example/put/1');
+  assert.equal(transformed?.requestMethod, 'PUT');
+  assert.deepEqual(JSON.parse(transformed?.requestHeaders ?? '{}'), {
+    'x-added': '***',
+    traceparent: '00-a-b-01',
+  });
 });
 
 test('a writer whose database is away never holds up attempts: it keeps the newest and counts the rest', async () => {

@@ -105,6 +105,7 @@ function attemptSection(attempt: Attempt): HTMLElement {
       ['HTTP status', attempt.http_status ?? '—'],
       ['Duration', millis(attempt.duration_ms)],
       ['Error', attempt.error ?? 'None'],
+      ['Method', h('span', { class: 'mono' }, attempt.request.method)],
       ['URL', h('span', { class: 'mono' }, attempt.request.url)],
     ]),
     h('h4', {}, 'Request headers'),

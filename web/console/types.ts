@@ -58,7 +58,7 @@ export interface Attempt {
   http_status: number | null;
   duration_ms: number;
   error: string | null;
-  request: { url: string; headers: Record<string, string>; body: string };
+  request: { method: string; url: string; headers: Record<string, string>; body: string };
   response: { headers: Record<string, string> | null; body: string };
 }
 

@@ -1,7 +1,7 @@
 import type { DeliveryEvent } from '../../core/delivery-event.js';
 import type { Lsn } from '../../core/lsn.js';
 import type { DeliveryRecorder, SentAttempt } from '../../sinks/engine-hooks.js';
-import type { ResponseHeaders } from '../../sinks/plugin.js';
+import type { ResponseHeaders, SentAs } from '../../sinks/plugin.js';
 import type { WebhookTarget } from '../../sinks/webhook/target.js';
 
 /** Characters of a request body kept; a larger body is cut with a note of its size. */
@@ -27,6 +27,8 @@ export interface KeptAttempt {
   target: WebhookTarget;
   /** The attempt's own headers; the target's are worked out again when shown. */
   headers: Readonly<Record<string, string>>;
+  /** Set where a request transform made the request. */
+  sentAs: SentAs | undefined;
   body: string;
   responseHeaders: ResponseHeaders | null;
   responseBody: string;
@@ -208,6 +210,7 @@ function keep(target: WebhookTarget, sent: SentAttempt, events: number): KeptAtt
     error: result.error ? `${result.error.type}: ${result.error.message}` : null,
     target,
     headers: sent.headers,
+    sentAs: sent.sentAs,
     body,
     responseHeaders: result.responseHeaders ?? null,
     responseBody: result.responseSnippet,

@@ -1,9 +1,14 @@
 import type { TriggerConfig } from '../../config/schema.js';
 import { formatLsn } from '../../core/lsn.js';
-import { CENSOR, headerSecrets, maskSecrets } from '../../core/redact.js';
+import { CENSOR, maskSecrets } from '../../core/redact.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
 import type { ResponseHeaders } from '../../sinks/plugin.js';
-import { safeUrl, shownTargetHeaders, withAttemptHeaders } from '../../sinks/webhook/shown-request.js';
+import {
+  safeUrl,
+  shownTargetHeaders,
+  webhookSecrets,
+  withAttemptHeaders,
+} from '../../sinks/webhook/shown-request.js';
 import type { WebhookTarget } from '../../sinks/webhook/target.js';
 import type { Invocation, KeptAttempt } from './recent-deliveries.js';
 
@@ -49,14 +54,20 @@ export function invocationDetail(invocation: Invocation, userAgent: string) {
 
 function attemptJson(attempt: KeptAttempt, userAgent: string) {
   const shown = shownTarget(attempt.target, userAgent);
-  const headers = withAttemptHeaders(shown.headers, attempt.headers);
+  const { sentAs } = attempt;
+  const headers = withAttemptHeaders(sentAs?.headers ?? shown.headers, attempt.headers);
   return {
     attempt: attempt.attempt,
     at: attempt.at.toISOString(),
     http_status: attempt.status,
     duration_ms: round(attempt.durationMs),
     error: attempt.error,
-    request: { url: shown.url, headers, body: attempt.body },
+    request: {
+      method: sentAs?.method ?? 'POST',
+      url: sentAs?.url ?? shown.url,
+      headers,
+      body: attempt.body,
+    },
     response: {
       headers: attempt.responseHeaders && responseHeaders(attempt.responseHeaders, shown.secrets),
       body: maskSecrets(attempt.responseBody, shown.secrets),
@@ -68,7 +79,7 @@ function shownTarget(target: WebhookTarget, userAgent: string): ShownTarget {
   let shown = shownTargets.get(target);
   if (shown === undefined) {
     const headers = shownTargetHeaders(target, userAgent);
-    shown = { url: safeUrl(target.url), headers, secrets: headerSecrets(target.headers) };
+    shown = { url: safeUrl(target.url), headers, secrets: webhookSecrets(target) };
     shownTargets.set(target, shown);
   }
   return shown;

@@ -1,8 +1,8 @@
 import type { AttemptError } from '../../core/delivery-event.js';
-import { headerSecrets } from '../../core/redact.js';
 import type { AttemptResult, Delivery, Request, SinkPlugin, Transport } from '../plugin.js';
 import { WebhookClient } from './client.js';
 import { type WebhookSettings, webhookSettings } from './settings.js';
+import { shownTransformed, webhookSecrets } from './shown-request.js';
 import { batchMessageId, signatureHeaders } from './signature.js';
 import { type WebhookTarget, webhookTarget } from './target.js';
 import { tlsKey } from './tls-files.js';
@@ -27,7 +27,7 @@ export const webhookPlugin: SinkPlugin<WebhookTarget, WebhookSettings> = {
   target: webhookTarget,
   waitHoldsSlot: false,
   failureLog: 'each',
-  secrets: (target) => headerSecrets(target.headers),
+  secrets: webhookSecrets,
   open: ({ userAgent }) => new WebhookTransport(new WebhookClient({ userAgent })),
   // Loaded with the first probe: only `walhook validate` and start-up checks probe.
   probe: async (target, timeoutMs) => (await import('./probe.js')).probeWebhook(target, timeoutMs),
@@ -94,7 +94,14 @@ class WebhookTransport implements Transport<WebhookTarget> {
         messageId,
       );
       headers.traceparent = traceparent;
-      return { target, body: request.body ?? '', headers, transformed: request, letterBody: payload };
+      return {
+        target,
+        body: request.body ?? '',
+        headers,
+        transformed: request,
+        letterBody: payload,
+        sentAs: shownTransformed(target, request),
+      };
     } catch (err) {
       if (!(err instanceof TransformError)) throw err;
       const failure: AttemptError = { type: 'transform', message: err.message };
