@@ -16,6 +16,15 @@ import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
  * dead-lettered with Kriti's message.
  */
 
+/** The parts of the console API's answers (a list of invocations, one's detail) read here. */
+interface ConsoleAnswer {
+  invocations: { event_id: string }[];
+  attempts: {
+    request: { method: string; url: string; headers: Record<string, string>; body: string };
+    response: { body: string };
+  }[];
+}
+
 /** What the receiver got: everything a transform can change. */
 interface Received {
   method: string;
@@ -153,10 +162,12 @@ test('method, URL with the event in its path, query params, headers and body are
 });
 
 test('the console shows the request the transform made, its added headers masked, and masks their echo', async () => {
-  const get = async (path: string) => (await fetch(`http://127.0.0.1:${walhook?.port}${path}`)).json();
+  const get = async (path: string) =>
+    (await (await fetch(`http://127.0.0.1:${walhook?.port}${path}`)).json()) as ConsoleAnswer;
   const [summary] = (await get('/console/api/invocations?trigger=rest')).invocations;
-  const detail = await get(`/console/api/invocations/${summary.event_id}`);
-  const [attempt] = detail.attempts;
+  assert.ok(summary);
+  const [attempt] = (await get(`/console/api/invocations/${summary.event_id}`)).attempts;
+  assert.ok(attempt);
   assert.equal(attempt.request.method, 'PUT');
   assert.equal(attempt.request.url, `${receiverUrl}/rest/path/9223372036854775807?plan=pro`);
   assert.equal(attempt.request.body, at('/rest')[0]?.raw);
@@ -167,7 +178,9 @@ test('the console shows the request the transform made, its added headers masked
   assert.equal(attempt.response.body, 'token ***');
   // The other triggers send their usual POST: the console says so.
   const [form] = (await get('/console/api/invocations?trigger=form')).invocations;
-  const formAttempt = (await get(`/console/api/invocations/${form.event_id}`)).attempts[0];
+  assert.ok(form);
+  const [formAttempt] = (await get(`/console/api/invocations/${form.event_id}`)).attempts;
+  assert.ok(formAttempt);
   assert.equal(formAttempt.request.method, 'POST');
   assert.equal(formAttempt.request.url, `${receiverUrl}/form?t=acme&n=1`);
   assert.equal(formAttempt.request.headers['content-type'], 'application/x-www-form-urlencoded');
