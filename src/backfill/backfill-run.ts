@@ -28,6 +28,8 @@ export interface RunContext {
     txn: TransactionInfo;
     index: number;
     onSettled: (outcome: 'delivered' | 'failed') => void;
+    /** The JSON of a row given rather than read (the metadata API's invocation): sent as it is. */
+    given?: string;
   }): string;
   /** After each page: rows sent and rows left (estimate), for metrics. */
   onPage(trigger: string, sent: number, remaining: number | null): void;

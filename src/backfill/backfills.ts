@@ -41,6 +41,9 @@ export interface ManualOutcome {
   outcome: 'delivered' | 'failed';
 }
 
+/** How long a given row's invocation waits for the stream to reach its watermark. */
+const GIVEN_TIMEOUT_MS = 30_000;
+
 /** How often a manual invocation reads again when its row changed between the watermarks. */
 const INVOKE_ATTEMPTS = 5;
 
@@ -132,6 +135,58 @@ export class Backfills {
       if (outcome !== null) return outcome;
     }
     throw new BackfillConflict('the row changed every time it was read; try again');
+  }
+
+  /**
+   * Hands `row` on as a MANUAL event of the trigger exactly as given (Hasura's
+   * `pg_invoke_event_trigger`): nothing is read from the table, the row need not exist. It goes out
+   * at a watermark like a read row, so the checkpoint and the row's ordering lane hold it; resolves
+   * with its id once handed on, before it is delivered.
+   */
+  async invokeGiven(name: string, row: Readonly<Record<string, unknown>>): Promise<{ event_id: string }> {
+    const trigger = this.#manual(name);
+    const table = await this.#table(trigger);
+    // Only for the ordering key: the text forms of the given columns, as pgoutput would carry them.
+    const tuple = table.info.relation.columns.map((column) => textOf(row[column.name]));
+    const id = `invoke/${randomUUID()}`;
+    let handedOn: (eventId: string) => void = () => {};
+    const emitted = new Promise<string>((resolve) => {
+      handedOn = resolve;
+    });
+    this.windows.register({
+      id,
+      relation: table.info,
+      rows: [tuple],
+      // A change of the row in between does not drop it: it is the given row, not a read one.
+      emit: (_rows, txn) => {
+        const eventId = this.#context.emit({
+          trigger,
+          table,
+          row: tuple,
+          given: stringifyJson(row),
+          op: 'MANUAL',
+          txn,
+          index: 0,
+          onSettled: () => {},
+        });
+        handedOn(eventId);
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BackfillConflict('the stream did not reach the invocation in time; try again')),
+        GIVEN_TIMEOUT_MS,
+      );
+    });
+    try {
+      await this.reader.query(WATERMARK_SQL, [watermarkContent(id, 'low')]);
+      await this.reader.query(WATERMARK_SQL, [watermarkContent(id, 'high')]);
+      return { event_id: await Promise.race([emitted, timedOut]) };
+    } finally {
+      clearTimeout(timer);
+      this.windows.forget(id);
+    }
   }
 
   async close(): Promise<void> {
@@ -238,6 +293,12 @@ function keyValues(table: ReadableTable, key: Readonly<Record<string, unknown>>)
     // A number's digits as the user wrote them; Postgres reads them as the column's type.
     return typeof value === 'string' ? value : stringifyJson(value);
   });
+}
+
+/** A JSON value as the text pgoutput carries for it: strings as they are, the rest as JSON. */
+function textOf(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  return typeof value === 'string' ? value : stringifyJson(value);
 }
 
 function report(run: BackfillRun): BackfillReport {

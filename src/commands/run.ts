@@ -11,6 +11,7 @@ import { addBackfillRoutes } from '../server/admin/backfill-routes.js';
 import { addAdminRoutes } from '../server/admin/routes.js';
 import { EventConsole } from '../server/console/console.js';
 import { startHttpServer } from '../server/http-server.js';
+import { MetadataApi } from '../server/metadata-api/metadata-api.js';
 import { Pipeline } from '../service/pipeline.js';
 import type { Status } from '../service/status.js';
 import { SlotLock } from '../source/slot-lock.js';
@@ -68,7 +69,7 @@ export async function runService(
     logger,
   });
   const admin = new AdminApi(first.server.admin_token, logger.child({ stage: 'admin' }));
-  addAdminRoutes(
+  const deadLetterActions = addAdminRoutes(
     admin,
     {
       configs: all,
@@ -86,10 +87,16 @@ export async function runService(
     },
     logger.child({ stage: 'dead-letters' }),
   );
-  addBackfillRoutes(admin, (trigger) => {
+  const backfillsOf = (trigger: string) => {
     const lane = lanes.find((l) => l.config.triggers.some((t) => t.name === trigger));
     return lane?.pipeline?.backfills ?? null;
-  });
+  };
+  addBackfillRoutes(admin, backfillsOf);
+  const metadataApi = new MetadataApi(
+    first.server.admin_token,
+    { configs: all, backfillsOf, redeliver: (id) => deadLetterActions.redeliver(id) },
+    logger.child({ stage: 'metadata' }),
+  );
   const http = await startHttpServer(
     first.server,
     metrics,
@@ -100,6 +107,7 @@ export async function runService(
     admin,
     logger,
     eventConsole,
+    metadataApi,
   );
   logger.info(
     several
@@ -154,6 +162,7 @@ export async function runService(
     await http.close();
     logger.debug({ step: 'console' }, 'stopping');
     await eventConsole.close();
+    await metadataApi.close();
     clearTimeout(watchdog);
     resolveExit(code);
   };

@@ -76,6 +76,32 @@ export class InvocationLogReader {
     return result.rows.map(attemptOf);
   }
 
+  /**
+   * Each event's latest attempt, with how many attempts it had and when the first was made, newest
+   * first; `outcomes` keeps the events whose latest attempt had one of them (the metadata API's
+   * event log).
+   */
+  async latest(query: {
+    trigger?: string | undefined;
+    eventId?: string | undefined;
+    outcomes?: readonly string[] | undefined;
+    limit: number;
+    offset?: number | undefined;
+  }): Promise<(LoggedAttempt & { tries: number; firstAt: Date })[]> {
+    const { where, params } = whereClause({ trigger: query.trigger, eventId: query.eventId, limit: 0 });
+    const outcomes =
+      query.outcomes === undefined ? '' : `WHERE outcome = ANY($${params.push(query.outcomes)})`;
+    const result = await this.#pool.query(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (event_id) ${ATTEMPT_COLUMNS},
+                count(*) OVER (PARTITION BY event_id)::int AS tries, min(at) OVER (PARTITION BY event_id) AS first_at
+           FROM ${this.#table} ${where} ORDER BY event_id, at DESC, id DESC) latest
+       ${outcomes} ORDER BY at DESC, event_id LIMIT ${limitOf(query)} OFFSET ${offsetOf(query)}`,
+      params,
+    );
+    return result.rows.map((row) => ({ ...attemptOf(row), tries: row.tries, firstAt: row.first_at }));
+  }
+
   /** Events by their latest attempt, newest first, with that attempt's outcome. */
   async events(query: LogQuery): Promise<LoggedEvent[]> {
     const { where, params } = whereClause({ ...query, outcome: undefined });

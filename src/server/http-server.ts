@@ -7,6 +7,7 @@ import type { Status } from '../service/status.js';
 import type { AdminApi } from './admin/admin-api.js';
 import { sendJson } from './admin/json.js';
 import type { EventConsole } from './console/console.js';
+import { METADATA_PATH, type MetadataApi } from './metadata-api/metadata-api.js';
 
 export interface HealthSource {
   /** Ready: streaming and caught up; otherwise a short reason for the operator. */
@@ -18,8 +19,8 @@ export interface HealthSource {
 /**
  * The read-only endpoints, open to probes and scrapers: `/healthz` (the process answers), `/readyz`
  * (streaming and caught up), `/status` (JSON for `walhook status`) and `/metrics` (Prometheus text
- * format); the event console's page and API under `/console`. Every other method goes to the admin
- * API, which wants the admin token.
+ * format); the event console's page and API under `/console`; Hasura's metadata API at
+ * `/v1/metadata` (admin token). Every other method goes to the admin API, which wants the admin token.
  */
 export async function startHttpServer(
   options: { host: string; port: number },
@@ -28,6 +29,7 @@ export async function startHttpServer(
   admin: AdminApi,
   logger: Logger,
   eventConsole: EventConsole | null = null,
+  metadata: MetadataApi | null = null,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const readOnly: Record<string, (res: ServerResponse) => void> = {
     '/healthz': (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'),
@@ -57,7 +59,12 @@ export async function startHttpServer(
     const path = (req.url ?? '/').split('?')[0] as string;
     const serve = Object.hasOwn(readOnly, path) ? readOnly[path] : undefined;
     const consolePath = eventConsole !== null && (path === '/console' || path.startsWith('/console/'));
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (metadata !== null && path === METADATA_PATH) {
+      metadata.handle(req, res).catch((err: unknown) => {
+        logger.error({ err }, 'metadata request failed');
+        res.destroy();
+      });
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       admin.handle(req, res, path, serve || consolePath ? ['GET', 'HEAD'] : []).catch((err: unknown) => {
         logger.error({ err }, 'admin request failed');
         res.destroy();

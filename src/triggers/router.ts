@@ -51,10 +51,15 @@ export class EventRouter {
     txn: TransactionInfo;
     index: number;
     onSettled: (outcome: 'delivered' | 'failed') => void;
+    /** A row given as JSON: the payload's `new`, as it is; `row` then only orders it. */
+    given?: string;
   }): string {
     const { trigger, relation, row, txn, index } = read;
     const id = eventId(this.systemId, txn.finalLsn, index, trigger.name);
-    const rows = readRows(relation, row, trigger.payloadColumns ? payloadMask(trigger, relation) : undefined);
+    const rows =
+      read.given === undefined
+        ? readRows(relation, row, trigger.payloadColumns ? payloadMask(trigger, relation) : undefined)
+        : { newJson: read.given, oldJson: 'null', unchangedToast: [], toastFetched: [] };
     const triggerMetrics = this.metrics.trigger(trigger.name);
     triggerMetrics.matched.inc();
     this.tracker.add(txn.tracked);

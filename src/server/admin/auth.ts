@@ -22,10 +22,20 @@ export class AdminAuth {
     this.#logger = logger;
   }
 
+  /** Whether an admin token is configured: without one, admin actions are off. */
+  get configured(): boolean {
+    return this.#digest !== null;
+  }
+
+  /** Whether `token` is the admin token, compared as above. */
+  matches(token: string): boolean {
+    return this.#digest !== null && timingSafeEqual(digest(token), this.#digest);
+  }
+
   /** Throws the 401 to answer unless the request carries the admin token. */
   check(req: IncomingMessage, path: string): void {
     if (this.#digest === null) {
-      this.#refuse(req, path, 'no admin token configured');
+      this.refused(req, path, 'no admin token configured');
       throw new HttpError(
         401,
         'admin actions are disabled: set server.admin_token (16+ characters) to enable them',
@@ -35,14 +45,15 @@ export class AdminAuth {
     const match = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
     const reason = match === null ? 'missing bearer token' : 'wrong token';
     if (match !== null && timingSafeEqual(digest(match[1] as string), this.#digest)) return;
-    this.#refuse(req, path, reason);
+    this.refused(req, path, reason);
     throw new HttpError(401, `${reason}: send Authorization: Bearer <server.admin_token>`, {
       'www-authenticate':
         match === null ? 'Bearer realm="walhook"' : 'Bearer realm="walhook", error="invalid_token"',
     });
   }
 
-  #refuse(req: IncomingMessage, path: string, reason: string): void {
+  /** Logs a refusal, at most once a minute per client address and reason. */
+  refused(req: IncomingMessage, path: string, reason: string): void {
     const remote = req.socket.remoteAddress ?? 'unknown';
     const suppressed = this.#warnings.take(`${remote}\u0000${reason}`);
     if (suppressed === null) return;

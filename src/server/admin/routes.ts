@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
-import { redeliverLetters } from '../../dead-letters/redeliver.js';
+import { type RedeliveryResult, redeliverLetters } from '../../dead-letters/redeliver.js';
 import type { DeadLetter, DeadLetterFilter } from '../../dead-letters/store.js';
 import { StoreScope, withStoreScopes } from '../../dead-letters/store-scope.js';
 import type { AdminApi } from './admin-api.js';
@@ -38,11 +38,17 @@ type Selection = z.output<typeof selectionSchema>;
 
 const pipelineSchema = z.strictObject({ pipeline: z.string().min(1).optional() });
 
+/** The dead-letter actions the routes take, for other endpoints (the metadata API) to share. */
+export interface DeadLetterActions {
+  /** Redelivers the letter with `id` (in turn with the routes' actions); empty when there is none. */
+  redeliver(id: string): Promise<RedeliveryResult[]>;
+}
+
 /**
  * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /pause` and `POST /resume`. Dead
  * letter actions run one at a time, so two redeliveries never send the same letter twice.
  */
-export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: Logger): void {
+export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: Logger): DeadLetterActions {
   let queue: Promise<unknown> = Promise.resolve();
   const oneAtATime = <T>(work: () => Promise<T>): Promise<T> => {
     const run = queue.then(work, work);
@@ -99,6 +105,14 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
       return { body: { paused, pipelines: selected.map((c) => c.pipeline) } };
     });
   }
+
+  return {
+    redeliver: async (id) => {
+      const results = await onStores({ id }, (scopes) => redeliverLetters(scopes, service.configs, { id }));
+      if (results.length > 0) logger.info({ id, outcome: results[0]?.outcome }, 'dead letter redelivered');
+      return results;
+    },
+  };
 }
 
 function letterFilter(selection: Selection): DeadLetterFilter {

@@ -29,6 +29,7 @@ const QUOTED_URL = 200;
 /**
  * Renders one request: `payload` is the body walhook would send (`$body`), `baseUrl` the trigger's
  * URL (`$base_url`, its query as `$query_params`) and `headers` those it would send, lower-case.
+ * `$session_variables` are the payload's, unless `sessionVariables` are given (a test of a transform).
  * Throws {@link TransformError} naming the key whose template failed.
  */
 export function renderTransform(
@@ -36,13 +37,14 @@ export function renderTransform(
   payload: string,
   baseUrl: string,
   headers: Readonly<Record<string, string>>,
+  sessionVariables?: Readonly<Record<string, string>>,
 ): TransformedRequest {
   const body = at('$body', () => parseJson(payload));
   const event = (body as { event?: { session_variables?: unknown } }).event;
   const variables: KritiVariables = {
     $body: body,
     $base_url: baseUrl,
-    $session_variables: event?.session_variables ?? null,
+    $session_variables: sessionVariables ?? event?.session_variables ?? null,
     $query_params: Object.fromEntries(new URL(baseUrl).searchParams),
   };
   const url = renderUrl(transform, variables, baseUrl);

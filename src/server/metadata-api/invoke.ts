@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import {
+  BackfillBadRequest,
+  BackfillConflict,
+  BackfillForbidden,
+  BackfillNotFound,
+} from '../../backfill/backfills.js';
+import { type MetadataContext, notStreaming, type Operation, pipelinesOf, triggerOf } from './context.js';
+import { MetadataError, notExists, parseArgs } from './errors.js';
+
+const invokeArgs = z.object({
+  name: z.string().min(1),
+  source: z.string().min(1).default('default'),
+  payload: z.record(z.string(), z.unknown(), 'expected the row to send as a JSON object'),
+});
+
+const redeliverArgs = z.object({ event_id: z.string().min(1), source: z.string().min(1).default('default') });
+
+/**
+ * `pg_invoke_event_trigger`: the payload as the `new` row of a MANUAL event of the trigger, sent
+ * through the trigger's pipeline like any event (after the events before it on the same row). The
+ * answer comes once the event is handed on, before it is delivered, as Hasura answers once the event
+ * is logged.
+ */
+export const invokeEventTrigger: Operation = async (args, context) => {
+  const { name, source, payload } = parseArgs(invokeArgs, args);
+  const { trigger } = triggerOf(context, source, name);
+  if (!trigger.enable_manual) {
+    throw new MetadataError(
+      'not-supported',
+      `manual mode is not enabled for event trigger "${name}": set enable_manual: true on it in the config and restart`,
+      '$.args.name',
+    );
+  }
+  const backfills = context.backfillsOf(name);
+  if (backfills === null) throw notStreaming(name);
+  try {
+    return await backfills.invokeGiven(name, payload);
+  } catch (err) {
+    throw metadataError(err);
+  }
+};
+
+/**
+ * `pg_redeliver_event`: a dead letter sent again now, with its trigger's current settings; delivered,
+ * it leaves the dead letters, else it stays with this attempt recorded. Hasura redelivers any event of
+ * its log; walhook keeps the bodies of dead letters only, so an event that was delivered is not one.
+ */
+export const redeliverEvent: Operation = async (args, context: MetadataContext) => {
+  const { event_id, source } = parseArgs(redeliverArgs, args);
+  pipelinesOf(context, source);
+  const results = await context.redeliver(event_id);
+  if (results.length === 0) {
+    throw notExists(
+      `event with id "${event_id}" does not exist among the dead letters (walhook redelivers dead letters only)`,
+      '$.args.event_id',
+    );
+  }
+  return { message: 'success' };
+};
+
+/** Create and delete change the triggers of a running pipeline: not yet; the config does that. */
+export function notYet(what: string): Operation {
+  return async () => {
+    throw new MetadataError(
+      'not-supported',
+      `${what} is not supported yet: walhook does not change its triggers while it runs; edit the trigger in the config (or the Hasura metadata it imports) and restart walhook`,
+    );
+  };
+}
+
+function metadataError(err: unknown): unknown {
+  if (err instanceof BackfillNotFound) return notExists(err.message, '$.args.name');
+  if (err instanceof BackfillForbidden) return new MetadataError('not-supported', err.message, '$.args.name');
+  if (err instanceof BackfillBadRequest)
+    return new MetadataError('parse-failed', err.message, '$.args.payload');
+  if (err instanceof BackfillConflict) return new MetadataError('unexpected', err.message, '$', 503);
+  return err;
+}
