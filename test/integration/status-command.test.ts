@@ -265,7 +265,10 @@ test('against a running walhook: the view and the JSON of its /status', async (t
   });
   t.after(() => walhook.stop());
   for (let id = 1; id <= 5; id++) await db.query('INSERT INTO counters VALUES ($1, 0)', [id]);
-  await receiver.waitFor(5, '/counters');
+  await receiver.waitFor(5, '/counters').catch((err: Error) => {
+    const got = receiver.at('/counters').length;
+    throw new Error(`${err.message} (${got} arrived); walhook's last lines:\n${walhook.tail(30)}`);
+  });
   const url = `http://127.0.0.1:${walhook.port}`;
 
   let report: Status | undefined;
