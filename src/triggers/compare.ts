@@ -222,10 +222,11 @@ function trimTrailingSpaces(text: string): string {
 }
 
 /**
- * Code point order, which is UTF-8 byte order and so the "C" collation's. JavaScript's `<` compares
- * UTF-16 units, which puts an astral character (a surrogate pair) below U+E000..U+FFFF.
+ * Code point order, which is UTF-8 byte order and so the "C" collation's (and Haskell's Text order, which
+ * Kriti sorts keys by). JavaScript's `<` compares UTF-16 units, which puts an astral character (a
+ * surrogate pair) below U+E000..U+FFFF.
  */
-function compareCodePoints(a: string, b: string): number {
+export function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {

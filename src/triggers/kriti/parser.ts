@@ -9,11 +9,12 @@
  * parentheses: `(size(x)) > 1`), an `if` needs its `else`, and object keys are plain strings. Range
  * binders are resolved here to slots, so evaluation reads them by index.
  */
+
+import { compareCodePoints } from '../compare.js';
 import type { BinaryOperator, Branch, Key, Node } from './ast.js';
 import { KEYWORDS, TokenCursor } from './cursor.js';
 import type { Token } from './lexer.js';
 import { numberFromText } from './numbers.js';
-import { compareText } from './values.js';
 
 /** Deeper than any template needs; parsing and evaluating recurse, and a stack overflow is no answer. */
 const MAX_DEPTH = 200;
@@ -186,7 +187,7 @@ class Parser extends TokenCursor {
       }
     }
     this.expect('}', `',' or '}' to close the object at line ${start.line} column ${start.column}`);
-    const keys = [...members.keys()].sort(compareText);
+    const keys = [...members.keys()].sort(compareCodePoints);
     return { kind: 'object', at: start, keys, values: keys.map((key) => members.get(key) as Node) };
   }
 

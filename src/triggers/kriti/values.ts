@@ -1,3 +1,4 @@
+import { compareCodePoints } from '../compare.js';
 /**
  * JSON values as Kriti sees them (Haskell aeson's `Value`): their kinds, equality and order, and the
  * compact text Kriti puts in a string for a value that is not a string. Values are what
@@ -67,26 +68,9 @@ function tooDeep(depth: number): void {
   if (depth > MAX_DEPTH) throw new KritiFunctionError(`value nested more than ${MAX_DEPTH} levels deep`);
 }
 
-/** Text order as Haskell's Text has it: by code point, where UTF-16 order would put U+E000… after astral ones. */
-export function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  const length = Math.min(a.length, b.length);
-  for (let i = 0; i < length; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-
-function codePointRank(unit: number): number {
-  if (unit >= 0xe000) return unit - 0x800;
-  return unit >= 0xd800 ? unit + 0x2000 : unit;
-}
-
 /** An object's keys in aeson's order (sorted), which is the order Kriti shows them in. */
 export function sortedKeys(object: Record<string, unknown>): string[] {
-  return Object.keys(object).sort(compareText);
+  return Object.keys(object).sort(compareCodePoints);
 }
 
 /** aeson's `==`: numbers by value, objects whatever their key order. */
@@ -126,7 +110,7 @@ export function jsonCompare(a: unknown, b: unknown, depth = 0): number {
     case 'number':
       return compareNumbers(a as KritiNumber, b as KritiNumber);
     case 'string':
-      return compareText(a as string, b as string);
+      return compareCodePoints(a as string, b as string);
     case 'boolean':
       return Number(a) - Number(b);
     case 'array':
@@ -140,7 +124,7 @@ export function jsonCompare(a: unknown, b: unknown, depth = 0): number {
       const ys = sortedKeys(y);
       for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
         const key = xs[i] as string;
-        const byKey = compareText(key, ys[i] as string);
+        const byKey = compareCodePoints(key, ys[i] as string);
         if (byKey !== 0) return byKey;
         const byValue = jsonCompare(x[key], y[key], depth + 1);
         if (byValue !== 0) return byValue;
