@@ -12,6 +12,10 @@ Commands:
   run       --config FILE   stream changes to webhooks (FILE defaults to $WALHOOK_CONFIG)
   validate  --config FILE   check the config file, TLS files, admin token, each sink's reachability
                             and, when reachable, the database (the checks run runs at start)
+  reload    [--config FILE] [--url URL]
+            make a running walhook read its config again and apply added, removed and changed
+            triggers without reconnecting (as SIGHUP does); the admin token comes from FILE, or
+            from $WALHOOK_ADMIN_TOKEN with --url
   demo      [--follow]      run walhook against an embedded Postgres and show deliveries
   status    [--url URL] [--watch] [--json]
             show a running walhook's state: lag, slot, in-flight, triggers, dead letters
@@ -61,6 +65,10 @@ async function main(argv: string[]): Promise<number> {
       const { validate } = await import('./commands/validate.js');
       // A driver message could quote the connection string; validate prints what the database said.
       return validate(path, (line) => process.stdout.write(`${redactText(line)}\n`));
+    }
+    case 'reload': {
+      const { reloadCommand } = await import('./commands/reload.js');
+      return reloadCommand(rest, { line: (text) => process.stdout.write(`${text}\n`) });
     }
     case 'demo': {
       const { values } = parseUsage(() =>

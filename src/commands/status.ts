@@ -135,8 +135,9 @@ async function watch(url: string, output: StatusOutput): Promise<number> {
 export function renderStatus(report: Status): string[] {
   const title = `walhook ${report.version}, up ${formatDuration(report.uptime_sec)}`;
   const { pipelines } = report;
-  if (pipelines === undefined || pipelines.length === 0) return [title, ...renderPipeline(report)];
-  const lines = [`${title}, ${pipelines.length} pipelines`];
+  const reload = report.last_reload ? [field('last reload', lastReload(report.last_reload, report.now))] : [];
+  if (pipelines === undefined || pipelines.length === 0) return [title, ...reload, ...renderPipeline(report)];
+  const lines = [`${title}, ${pipelines.length} pipelines`, ...reload];
   for (const pipeline of pipelines) {
     lines.push(
       '',
@@ -179,6 +180,17 @@ function renderPipeline(report: Status): string[] {
     ),
   );
   return lines;
+}
+
+/** `ok 2m ago (added a; removed b)` or `failed 5s ago: restart to change source.slot`. */
+function lastReload(reload: NonNullable<Status['last_reload']>, now: string): string {
+  const when = `${reload.result} ${ago(reload.at, Date.parse(now))}`;
+  if (reload.result !== 'ok') return `${when}: ${reload.error ?? 'no reason given'}`;
+  const parts = (['added', 'removed', 'changed'] as const)
+    .filter((key) => (reload[key]?.length ?? 0) > 0)
+    .map((key) => `${key} ${reload[key]?.join(', ')}`);
+  const pending = reload.in_effect === false ? ', waiting for the stream to reach it' : '';
+  return `${when}${parts.length > 0 ? ` (${parts.join('; ')})` : ''}${pending}`;
 }
 
 function field(name: string, value: string): string {

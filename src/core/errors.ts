@@ -61,6 +61,11 @@ export const errorCodes = {
     description:
       'A command that works through the running service (invoke, backfill) could not reach it, or the service refused the request.',
   },
+  WALHOOK_ERR_CONFIG_RELOAD: {
+    exitCode: 2,
+    description:
+      "A reload (SIGHUP, `walhook reload`) was refused: the new config changes a key that only a restart changes (source, server, pipelines, dead_letter, …), or a new trigger's table cannot be prepared. The running config stays.",
+  },
   WALHOOK_ERR_LISTEN: {
     exitCode: 2,
     description:

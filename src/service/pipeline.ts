@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Backfills, openBackfills } from '../backfill/open.js';
 import { Acknowledger } from '../checkpoint/acknowledger.js';
@@ -19,14 +20,16 @@ import type { DeliveryRecorder, FinalFailure } from '../sinks/engine-hooks.js';
 import { sinkTarget } from '../sinks/registry.js';
 import { ChangeFeed } from '../source/change-feed.js';
 import { errorLine, sourceLoginError } from '../source/login-error.js';
-import { prepareSource, type SourceState } from '../source/setup.js';
+import { prepareReload, prepareSource, RELOAD_PREFIX, type SourceState } from '../source/setup.js';
 import { LOCK_POLL_MS, type SlotLock } from '../source/slot-lock.js';
 import type { Source } from '../source/source.js';
+import type { TableInfo } from '../source/tables.js';
 import { sourceTlsError } from '../source/tls-error.js';
 import { identityNeeds } from '../triggers/identity-needs.js';
-import { TriggerIndex } from '../triggers/matcher.js';
+import { type TriggerDefinition, TriggerIndex } from '../triggers/matcher.js';
 import { EventRouter, type FilteredChangeHook } from '../triggers/router.js';
 import { TransactionSessions } from '../triggers/session.js';
+import { anyChange, type TriggerChanges, triggerChanges } from '../triggers/trigger-changes.js';
 import { bothRecorders, openInvocationLog } from './invocation-log.js';
 import { Monitoring } from './monitoring.js';
 import type { Snapshot, Status } from './status.js';
@@ -35,6 +38,22 @@ import type { Snapshot, Status } from './status.js';
 export interface ConsoleHooks {
   recorder?: DeliveryRecorder | undefined;
   onFiltered?: FilteredChangeHook | undefined;
+}
+
+/** A reload accepted, whose triggers take effect where the stream reaches its marker. */
+interface PendingReload {
+  config: Readonly<Config>;
+  index: TriggerIndex;
+  tables: TableInfo[];
+  changes: TriggerChanges;
+  applied: () => void;
+}
+
+/** What a reload of a pipeline changes, and when it has taken effect. */
+export interface PipelineReload {
+  changes: TriggerChanges;
+  /** Resolves once changes committed from now on meet the new triggers. */
+  applied: Promise<void>;
 }
 
 /** The pause reasons `/status` shows; a lookup's pause is too short to be worth it. */
@@ -59,6 +78,14 @@ export class Pipeline {
   /** This pipeline's series (label `pipeline`) and the shared ones. */
   private readonly metrics: PipelineMetrics;
   private router: EventRouter | null = null;
+  /** The triggers the router and the backfills match with; a reload swaps its content. */
+  private triggers: TriggerIndex | null = null;
+  /** The newest config accepted by a reload, in effect or waiting for its marker (see `reload`). */
+  private accepted: Readonly<Config>;
+  /** Its triggers, compiled with their targets: what the next reload compares with and reuses. */
+  private acceptedIndex: TriggerIndex | null = null;
+  /** Reloads waiting for their marker in the stream, by marker, in the order they were written. */
+  private readonly pendingReloads = new Map<string, PendingReload>();
   /** The session each transaction's `walhook.session` messages set, for its changes' events. */
   private readonly sessions: TransactionSessions;
   /** What `stop` waits for at the moment, for the shutdown watchdog's message. */
@@ -76,7 +103,8 @@ export class Pipeline {
   private refusedLogin: string | null = null;
 
   constructor(
-    private readonly config: Readonly<Config>,
+    /** The config in effect: a reload replaces it once the stream reaches its marker. */
+    private config: Readonly<Config>,
     metrics: Metrics,
     logger: Logger,
     /** An error the pipeline cannot continue after; nothing unsettled has been confirmed. */
@@ -88,6 +116,7 @@ export class Pipeline {
     /** The lock was lost after this pipeline took it: another process may read the slot now. */
     private readonly onLockLost: () => void,
   ) {
+    this.accepted = config;
     this.metrics = metrics.pipeline(config.pipeline);
     // The single-pipeline form logs as it always did; with several, each line names its pipeline.
     this.logger = logger.child(
@@ -129,6 +158,7 @@ export class Pipeline {
           this.applyBackpressure();
         },
         message: (message) => {
+          if (message.prefix === RELOAD_PREFIX) this.reloadReached(message.content.toString('utf8'));
           this.sessions.message(message);
           this.backfills?.message(message);
         },
@@ -220,9 +250,9 @@ export class Pipeline {
     await startChecks(this.config, this.logger);
     const state = await this.prepare();
     if (!state) return;
-    const triggers = new TriggerIndex(
-      this.config.triggers.map((trigger) => ({ ...trigger, target: sinkTarget(trigger) })),
-    );
+    const triggers = compiledTriggers(this.config, null);
+    this.triggers = triggers;
+    this.acceptedIndex = triggers;
     const router = new EventRouter(
       triggers,
       state.systemId,
@@ -250,6 +280,87 @@ export class Pipeline {
     });
   }
 
+  /**
+   * Takes a new config's triggers (and in-flight limits) without reconnecting: prepares the tables
+   * new triggers need (replica identity, publication), then writes a `walhook.reload` message. The
+   * router switches to the new triggers when the stream reaches it, between two transactions, so
+   * every transaction committed after the message meets them and every one before it the old ones.
+   * Events in flight finish under the definition they were made with. Throws, changing nothing, when
+   * the tables cannot be prepared. `next` must differ from the running config only in live keys.
+   */
+  async reload(next: Readonly<Config>): Promise<PipelineReload> {
+    const changes = triggerChanges(this.accepted.triggers, next.triggers);
+    const previous = this.acceptedIndex;
+    if (previous === null || !anyChange(changes)) {
+      // Not streaming yet (or a standby): start() and prepare() read the config as it is then. The
+      // same triggers: the limits apply now, or with the reload still waiting for its marker.
+      this.accepted = next;
+      const waiting = [...this.pendingReloads.values()].at(-1);
+      if (previous !== null && waiting !== undefined) waiting.config = next;
+      else this.config = next;
+      return { changes, applied: Promise.resolve() };
+    }
+    const index = compiledTriggers(next, previous);
+    const marker = `${this.config.pipeline}:${randomUUID()}`;
+    const { triggers } = next;
+    let applied: Promise<void> = Promise.resolve();
+    try {
+      await prepareReload(
+        {
+          ...next.source,
+          tables: triggers.map((trigger) => trigger.table),
+          triggerNames: triggers.map((trigger) => trigger.name),
+          identityNeeds: (described) => identityNeeds(triggers, described),
+          marker,
+        },
+        this.logger,
+        // Waiting before the marker is written: the stream may reach it before the write returns.
+        (tables) => {
+          applied = new Promise<void>((resolve) => {
+            this.pendingReloads.set(marker, { config: next, index, tables, changes, applied: resolve });
+          });
+        },
+      );
+    } catch (err) {
+      this.pendingReloads.delete(marker);
+      throw err;
+    }
+    this.accepted = next;
+    this.acceptedIndex = index;
+    this.logger.info(
+      { added: changes.added, removed: changes.removed, changed: changes.changed },
+      'reload accepted; the new triggers take effect where the stream reaches its marker',
+    );
+    return { changes, applied };
+  }
+
+  /** The stream reached a reload's marker: its triggers (and any older pending reload's) take effect. */
+  private reloadReached(marker: string): void {
+    if (!this.pendingReloads.has(marker)) return;
+    for (const [key, reload] of this.pendingReloads) {
+      this.pendingReloads.delete(key);
+      this.applyReload(reload);
+      if (key === marker) break;
+    }
+  }
+
+  private applyReload(reload: PendingReload): void {
+    const { config, index, tables, changes } = reload;
+    this.triggers?.adopt(index);
+    for (const name of [...changes.changed, ...changes.removed]) this.sink.retire(name);
+    this.config = config;
+    this.source.tablesChanged(
+      tables,
+      config.triggers.map((trigger) => trigger.name),
+    );
+    this.monitoring.status.triggersChanged(statusTriggers(config, this.metrics));
+    this.logger.info(
+      { added: changes.added, removed: changes.removed, changed: changes.changed },
+      'reload in effect: changes committed from here on meet the new triggers',
+    );
+    reload.applied();
+  }
+
   private async prepare(): Promise<SourceState | null> {
     let delay = SETUP_RETRY_MIN_MS;
     while (!this.stopping) {
@@ -258,7 +369,8 @@ export class Pipeline {
           await this.sleep(LOCK_POLL_MS);
           continue;
         }
-        const { triggers } = this.config;
+        const { config } = this;
+        const { triggers } = config;
         const state = await prepareSource(
           {
             ...this.config.source,
@@ -271,6 +383,8 @@ export class Pipeline {
         await this.deadLetters.init();
         await this.invocationLog?.init();
         this.refusedLogin = null;
+        // A reload meanwhile may need other tables: prepare them too before streaming.
+        if (this.config !== config) continue;
         return state;
       } catch (err) {
         if (isWalhookError(err)) throw err;
@@ -462,4 +576,32 @@ function fatalKind(err: unknown): ErrorKind {
   if (isWalhookError(err)) return 'decode';
   // Lookups fail with a database or connection error, which carries a code; a decoding bug does not.
   return typeof (err as { code?: unknown })?.code === 'string' ? 'lookup' : 'decode';
+}
+
+/**
+ * A config's triggers with their targets. A trigger whose settings are those of `previous`'s trigger of
+ * that name keeps its target, so its events stay in the engine's line they were in (and in order).
+ */
+function compiledTriggers(config: Readonly<Config>, previous: TriggerIndex | null): TriggerIndex {
+  const unchanged = new Set(
+    previous === null ? [] : triggerChanges(settingsOf.get(previous) ?? [], config.triggers).unchanged,
+  );
+  const definitions: TriggerDefinition[] = config.triggers.map((trigger) => {
+    const kept = unchanged.has(trigger.name) ? previous?.named(trigger.name)?.target : undefined;
+    return { ...trigger, target: kept ?? sinkTarget(trigger) };
+  });
+  const index = new TriggerIndex(definitions);
+  settingsOf.set(index, config.triggers);
+  return index;
+}
+
+/** The trigger settings each compiled index was made from, for the next comparison. */
+const settingsOf = new WeakMap<TriggerIndex, Config['triggers']>();
+
+/** The triggers `/status` lists, with their metrics. */
+function statusTriggers(config: Readonly<Config>, metrics: PipelineMetrics) {
+  return config.triggers.map((t) => ({
+    metrics: metrics.trigger(t.name),
+    table: `${t.table.schema}.${t.table.name}`,
+  }));
 }

@@ -60,6 +60,8 @@ export interface Status {
     last_error: { message: string; at: string } | null;
   }[];
   dead_letters: number | null;
+  /** The last reload of the config (SIGHUP, `walhook reload`), absent until one. */
+  last_reload?: ReloadReport;
   /** With several pipelines: this report's pipeline. */
   pipeline?: string;
   /**
@@ -67,6 +69,20 @@ export interface Status {
    * except `connected` and `ready` (all pipelines) and `paused` (any pipeline).
    */
   pipelines?: Status[];
+}
+
+/** A reload as `/status` shows it. */
+export interface ReloadReport {
+  at: string;
+  result: 'ok' | 'failed';
+  /** Why it was refused; null when it was applied. */
+  error: string | null;
+  /** Applied: whether the stream had reached its marker when the answer was given. */
+  in_effect?: boolean;
+  /** What changed: trigger names added, removed and changed. */
+  added?: string[];
+  removed?: string[];
+  changed?: string[];
 }
 
 /** The pipeline's state at one moment. */
@@ -96,7 +112,8 @@ interface Sample {
   at: number;
   confirmed: number;
   settled: number;
-  delivered: number[];
+  /** Per trigger name: a reload may add and remove triggers between two samples. */
+  delivered: Map<string, number>;
 }
 
 /** Builds `/status`, keeping a minute of samples for the catch-up estimate and per-trigger rates. */
@@ -105,9 +122,14 @@ export class StatusReporter {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly identity: StatusIdentity,
+    private identity: StatusIdentity,
     private readonly snapshot: () => Snapshot,
   ) {}
+
+  /** The triggers after a reload. */
+  triggersChanged(triggers: StatusIdentity['triggers']): void {
+    this.identity = { ...this.identity, triggers };
+  }
 
   start(): void {
     if (this.timer) return;
@@ -161,7 +183,7 @@ export class StatusReporter {
         events_behind_estimate:
           behind === 0 ? 0 : confirmedDelta > 0 ? Math.round((behind * settledDelta) / confirmedDelta) : null,
       },
-      triggers: this.identity.triggers.map(({ metrics, table }, i) => ({
+      triggers: this.identity.triggers.map(({ metrics, table }) => ({
         name: metrics.name,
         table,
         matched: metrics.matched.value,
@@ -170,7 +192,13 @@ export class StatusReporter {
         dead_lettered: metrics.deadLettered.value,
         filtered: metrics.filtered,
         in_flight: state.triggerInFlight(metrics.name),
-        rate_per_sec_1m: round(rate((current.delivered[i] ?? 0) - (base?.delivered[i] ?? 0)), 2),
+        rate_per_sec_1m: round(
+          rate(
+            (current.delivered.get(metrics.name) ?? 0) -
+              (base?.delivered.get(metrics.name) ?? metrics.delivered.value),
+          ),
+          2,
+        ),
         last_error: metrics.lastError && {
           message: metrics.lastError.message,
           at: metrics.lastError.at.toISOString(),
@@ -182,10 +210,11 @@ export class StatusReporter {
 
   private sample(state: Snapshot, at: number): Sample {
     let settled = 0;
-    const delivered = this.identity.triggers.map(({ metrics }) => {
+    const delivered = new Map<string, number>();
+    for (const { metrics } of this.identity.triggers) {
       settled += metrics.delivered.value + metrics.deadLettered.value;
-      return metrics.delivered.value;
-    });
+      delivered.set(metrics.name, metrics.delivered.value);
+    }
     return { at, confirmed: Number(state.confirmedLsn), settled, delivered };
   }
 

@@ -33,6 +33,8 @@ type Parcel = readonly Job[];
 
 /** A trigger's delivery state: its sink, its queue of parcels, its open batches, its in-flight count. */
 interface Line {
+  /** The definition its events were made under; a reloaded trigger gets a new line. */
+  readonly target: DeliveryTarget;
   readonly plugin: SinkPlugin;
   readonly transport: Transport;
   readonly queue: KeyedQueue<Parcel>;
@@ -55,6 +57,11 @@ export class DeliveryEngine {
   readonly #log: AttemptLog;
   readonly #transports = new Map<string, Transport>();
   readonly #lines = new Map<string, Line>();
+  /**
+   * Lines of triggers since changed by a reload, until their events settle: those finish under the
+   * definition they were made with, beside the new line's.
+   */
+  readonly #retired = new Set<Line>();
   readonly #inFlight = new InFlight();
   readonly #waits = new RetryWaits();
   #closing: Promise<void> | undefined;
@@ -77,7 +84,15 @@ export class DeliveryEngine {
 
   /** A trigger's events submitted and not yet settled; read it, do not keep it. */
   inFlightOf(trigger: string): Readonly<InFlightCount> {
-    return this.#lines.get(trigger)?.count ?? NOTHING_IN_FLIGHT;
+    const count = this.#lines.get(trigger)?.count ?? NOTHING_IN_FLIGHT;
+    if (this.#retired.size === 0) return count;
+    const sum = { ...count };
+    for (const line of this.#retired) {
+      if (line.target.trigger !== trigger) continue;
+      sum.events += line.count.events;
+      sum.bytes += line.count.bytes;
+    }
+    return sum;
   }
 
   submit(event: DeliveryEvent): void {
@@ -101,6 +116,18 @@ export class DeliveryEngine {
     }
   }
 
+  /**
+   * A trigger was changed or removed by a reload: the events it has in flight finish on its line as
+   * they are (queue, ordering, concurrency, retries of the old definition), and its next event opens a
+   * new line with that event's target.
+   */
+  retire(trigger: string): void {
+    const line = this.#lines.get(trigger);
+    if (line === undefined) return;
+    this.#lines.delete(trigger);
+    if (line.count.events > 0) this.#retired.add(line);
+  }
+
   /** Resolves true once every event submitted so far is settled, false if `timeoutMs` passes first. */
   drain(timeoutMs: number): Promise<boolean> {
     if (this.#closing !== undefined) return Promise.resolve(this.#inFlight.events === 0);
@@ -117,7 +144,7 @@ export class DeliveryEngine {
   }
 
   async #shutdown(): Promise<void> {
-    for (const { queue, batcher } of this.#lines.values()) {
+    for (const { queue, batcher } of [...this.#lines.values(), ...this.#retired]) {
       queue.clear();
       batcher?.clear();
     }
@@ -144,7 +171,7 @@ export class DeliveryEngine {
             // Unordered batches need no lane of their own: each may go as soon as a slot is free.
             queue.push(target.ordering === 'none' ? String(jobs[0]?.seq) : lane, jobs),
           );
-    const line: Line = { plugin, transport, queue, batcher, count: { events: 0, bytes: 0 } };
+    const line: Line = { target, plugin, transport, queue, batcher, count: { events: 0, bytes: 0 } };
     this.#lines.set(target.trigger, line);
     return line;
   }
@@ -261,6 +288,7 @@ export class DeliveryEngine {
     this.#inFlight.settled(job.seq, job.event.bytes);
     job.line.count.events--;
     job.line.count.bytes -= job.event.bytes;
+    if (job.line.count.events === 0) this.#retired.delete(job.line);
     job.event.settle(outcome);
   }
 }

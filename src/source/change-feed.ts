@@ -87,10 +87,22 @@ export class ChangeFeed implements Source {
 
   async start(source: SourceState): Promise<void> {
     this.source = source;
-    const query = (sql: string, params?: unknown[]) => this.queries.query(sql, params);
-    await this.types.load(query);
+    await this.types.load((sql, params) => this.queries.query(sql, params));
+    this.watch(source);
+    this.stream.start();
+  }
+
+  tablesChanged(tables: SourceState['tables'], triggerNames: readonly string[]): void {
+    if (this.source === null || this.failed) return;
+    this.source = { ...this.source, tables, triggerNames };
+    this.stopWatching();
+    this.watch(this.source);
+  }
+
+  /** Checks every period that the publication still lists the triggers' tables. */
+  private watch(source: SourceState): void {
     this.stopWatching = watchPublication(
-      query,
+      (sql, params) => this.queries.query(sql, params),
       {
         publication: this.options.publication,
         manage: this.options.manage_publication,
@@ -101,7 +113,6 @@ export class ChangeFeed implements Source {
       this.options.logger,
       (unpublished) => this.events.publicationChecked(unpublished),
     );
-    this.stream.start();
   }
 
   get connected(): boolean {

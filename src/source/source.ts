@@ -16,6 +16,11 @@ export interface Source {
   start(state: SourceState): Promise<void>;
   /** Confirms `lsn` to Postgres; false when not connected (the next connection confirms it). */
   acknowledge(lsn: Lsn): boolean;
+  /**
+   * The triggers' tables after a reload (one per trigger, named in `triggerNames`): the publication
+   * check and the key lookups use them from now on.
+   */
+  tablesChanged(tables: SourceState['tables'], triggerNames: readonly string[]): void;
   /** Stops reading until every reason it was paused for is resumed; keepalives are still answered. */
   pause(reason: PauseReason): void;
   resume(reason: PauseReason): void;

@@ -50,9 +50,9 @@ export type { FilterReason } from '../core/metrics/trigger-metrics.js';
  * The lookup by relation is cached per Relation message.
  */
 export class TriggerIndex {
-  private readonly byTable = new Map<string, CompiledTrigger[]>();
-  private readonly byRelation = new WeakMap<RelationInfo, CompiledTrigger[]>();
-  private readonly byName = new Map<string, CompiledTrigger>();
+  private byTable = new Map<string, CompiledTrigger[]>();
+  private byRelation = new WeakMap<RelationInfo, CompiledTrigger[]>();
+  private byName = new Map<string, CompiledTrigger>();
 
   constructor(triggers: readonly TriggerDefinition[]) {
     for (const trigger of triggers) {
@@ -63,6 +63,17 @@ export class TriggerIndex {
       this.byTable.set(key, list);
       this.byName.set(trigger.name, compiled);
     }
+  }
+
+  /**
+   * Takes `next`'s triggers, all at once (a reload, between two transactions): whoever holds this
+   * index (the router, the backfills) matches with them from now on. Neither index changes its maps
+   * after construction, so sharing them with `next` is safe.
+   */
+  adopt(next: TriggerIndex): void {
+    this.byTable = next.byTable;
+    this.byName = next.byName;
+    this.byRelation = new WeakMap();
   }
 
   named(name: string): CompiledTrigger | undefined {

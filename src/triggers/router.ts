@@ -161,25 +161,25 @@ function renderRows(change: Change, images: RowImages, shown: readonly boolean[]
   };
 }
 
-const masks = new WeakMap<RelationInfo, Map<string, boolean[]>>();
+const masks = new WeakMap<RelationInfo, WeakMap<CompiledTrigger, boolean[]>>();
 
 /**
  * Per column of the relation, whether a trigger's payload shows it: a listed column or a key column,
  * which receivers need to know which row changed (Hasura's body shows the listed ones only). Worked
- * out once per Relation message and trigger.
+ * out once per Relation message and trigger (per definition: a reloaded trigger gets its own).
  */
 function payloadMask(trigger: CompiledTrigger, relation: RelationInfo): boolean[] {
   let byTrigger = masks.get(relation);
   if (byTrigger === undefined) {
-    byTrigger = new Map();
+    byTrigger = new WeakMap();
     masks.set(relation, byTrigger);
   }
-  let mask = byTrigger.get(trigger.name);
+  let mask = byTrigger.get(trigger);
   if (mask === undefined) {
     const listed = trigger.payloadColumns as ReadonlySet<string>;
     const keys = new Set(trigger.payloadFormat === 'walhook' ? relation.keyIndexes : []);
     mask = relation.relation.columns.map((column, i) => listed.has(column.name) || keys.has(i));
-    byTrigger.set(trigger.name, mask);
+    byTrigger.set(trigger, mask);
   }
   return mask;
 }

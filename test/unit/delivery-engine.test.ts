@@ -389,3 +389,34 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
     await sleep(5);
   }
 }
+
+test('reload: a retired trigger gets a new line; events of the old one finish under it', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const { plugin, sent } = memorySink(async ({ events: [ev] }) => {
+    if ((ev as TestEvent).key === 'old') await held;
+    return OK;
+  });
+  const { engine } = engineFor(plugin);
+  const before = target({ ordering: 'trigger', concurrency: 1 });
+  const after = target({ ordering: 'trigger', concurrency: 1 });
+  const old = event(before, 'old');
+  engine.submit(old);
+  engine.retire('orders');
+  const renewed = event(after, 'new');
+  engine.submit(renewed);
+  // The new definition's line does not wait behind the old one's held request.
+  assert.equal(await renewed.outcome, 'delivered');
+  assert.equal(old.settledWith, undefined);
+  assert.equal(engine.inFlightOf('orders').events, 1, 'the old line still counts for the trigger');
+  assert.equal(sent.find((r) => r.events[0] === old)?.events[0]?.target, before);
+  release();
+  assert.equal(await old.outcome, 'delivered');
+  assert.equal(engine.inFlightOf('orders').events, 0);
+  const next = event(after, 'next');
+  engine.submit(next);
+  assert.equal(await next.outcome, 'delivered');
+  assert.equal(engine.inFlight, 0);
+});

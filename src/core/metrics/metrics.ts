@@ -125,6 +125,12 @@ export class Metrics {
     ['trigger'],
     [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
   );
+  readonly configReloads = new Counter({
+    name: 'walhook_config_reloads_total',
+    help: 'Config reloads (SIGHUP, POST /reload, walhook reload): applied (ok) or refused (failed).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly backfillRows = new Counter({
     name: 'walhook_backfill_rows_total',
     help: 'Rows a backfill sent through its trigger; rows changed while being read are left to the stream.',

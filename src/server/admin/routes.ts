@@ -4,6 +4,7 @@ import type { Config } from '../../config/schema.js';
 import { type RedeliveryResult, redeliverLetters } from '../../dead-letters/redeliver.js';
 import type { DeadLetter, DeadLetterFilter } from '../../dead-letters/store.js';
 import { StoreScope, withStoreScopes } from '../../dead-letters/store-scope.js';
+import type { ReloadReport } from '../../service/status.js';
 import type { AdminApi } from './admin-api.js';
 import { HttpError, parseBody } from './json.js';
 
@@ -14,6 +15,8 @@ export interface ServiceControl {
   setPaused(pipeline: string, paused: boolean): void;
   /** A pipeline's dead-letter store changed outside it: its count is refreshed. */
   deadLettersChanged(pipeline: string): void;
+  /** Reads the config file again and applies its trigger changes (see docs/reload.md). */
+  reload(): Promise<ReloadReport>;
 }
 
 /** A selection of letters by id (the console's checkboxes) is at most this long. */
@@ -45,7 +48,8 @@ export interface DeadLetterActions {
 }
 
 /**
- * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /pause` and `POST /resume`. Dead
+ * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /pause`, `POST /resume` and
+ * `POST /reload`. Dead
  * letter actions run one at a time, so two redeliveries never send the same letter twice.
  */
 export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: Logger): DeadLetterActions {
@@ -105,6 +109,12 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
       return { body: { paused, pipelines: selected.map((c) => c.pipeline) } };
     });
   }
+
+  // 200 with what changed once applied; 409 with the reason when refused (the running config stays).
+  api.route('POST', '/reload', async () => {
+    const report = await service.reload();
+    return report.result === 'ok' ? { body: report } : { status: 409, body: report };
+  });
 
   return {
     redeliver: async (id) => {
