@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { restartKey } from '../config/live-keys.js';
 import { loadConfigs } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { isWalhookError, WalhookError } from '../core/errors.js';
+import { isWalhookError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics/metrics.js';
 import { redactText } from '../core/redact.js';
@@ -13,15 +12,11 @@ import { addAdminRoutes } from '../server/admin/routes.js';
 import { EventConsole } from '../server/console/console.js';
 import { startHttpServer } from '../server/http-server.js';
 import { MetadataApi } from '../server/metadata-api/metadata-api.js';
-import type { PipelineReload } from '../service/pipeline.js';
 import { Pipeline } from '../service/pipeline.js';
-import type { ReloadReport, Status } from '../service/status.js';
-import { errorLine } from '../source/login-error.js';
+import type { Status } from '../service/status.js';
 import { SlotLock } from '../source/slot-lock.js';
 import { configOption } from './args.js';
-
-/** How long a reload's answer waits for the stream to reach its marker before it says "pending". */
-const RELOAD_WAIT_MS = 10_000;
+import { type ReadConfigs, Reloader } from './reloader.js';
 
 /** How long shutdown may take past the grace period for deliveries: closing connections. */
 const SHUTDOWN_SLACK_SEC = 15;
@@ -42,13 +37,15 @@ interface Lane {
 export async function runCommand(args: string[]): Promise<number> {
   const path = configOption(args);
   const configs = await loadConfigs(path);
-  return runService(configs, createLogger(), { reload: () => loadConfigs(path) });
+  return runService(configs, createLogger(), {
+    reload: (storeText) => loadConfigs(path, process.env, storeText),
+  });
 }
 
 /** What the service may do besides running its configs. */
 export interface ServiceOptions {
   /** Reads the config anew for a reload (SIGHUP, POST /reload); without it, reloads are refused. */
-  reload?: () => Promise<readonly Readonly<Config>[]>;
+  reload?: ReadConfigs;
 }
 
 /**
@@ -67,8 +64,6 @@ export async function runService(
   if (first === undefined) throw new Error('runService needs at least one pipeline');
   const several = all.length > 1;
   const metrics = new Metrics();
-  /** The last reload's outcome, for /status; null until one. */
-  let lastReload: ReloadReport | null = null;
   const lanes: Lane[] = all.map((config) => {
     metrics.pipeline(config.pipeline);
     return {
@@ -78,6 +73,7 @@ export async function runService(
       paused: false,
     };
   });
+  const reloader = new Reloader(all, lanes, options.reload, metrics, logger);
   const laneOf = (name: string) => lanes.find((lane) => lane.config.pipeline === name);
   const eventConsole = new EventConsole({
     configs: all,
@@ -101,7 +97,7 @@ export async function runService(
         laneOf(name)?.pipeline?.deadLettersChanged();
         eventConsole.deadLettersChanged();
       },
-      reload: () => reload('POST /reload'),
+      reload: () => reloader.reload('POST /reload'),
     },
     logger.child({ stage: 'dead-letters' }),
   );
@@ -112,7 +108,12 @@ export async function runService(
   addBackfillRoutes(admin, backfillsOf);
   const metadataApi = new MetadataApi(
     first.server.admin_token,
-    { configs: all, backfillsOf, redeliver: (id) => deadLetterActions.redeliver(id) },
+    {
+      configs: all,
+      backfillsOf,
+      redeliver: (id) => deadLetterActions.redeliver(id),
+      changeStore: (why, edit) => reloader.changeStore(why, edit),
+    },
     logger.child({ stage: 'metadata' }),
   );
   const http = await startHttpServer(
@@ -122,7 +123,7 @@ export async function runService(
       readiness: () => readiness(lanes, several),
       status: () => {
         const report = status(lanes, several);
-        return report && lastReload ? { ...report, last_reload: lastReload } : report;
+        return report && reloader.last ? { ...report, last_reload: reloader.last } : report;
       },
     },
     admin,
@@ -140,80 +141,6 @@ export async function runService(
       : { version: version(), triggers: first.triggers.length },
     'walhook starting',
   );
-
-  metrics.configReloads.inc({ result: 'ok' }, 0);
-  metrics.configReloads.inc({ result: 'failed' }, 0);
-  let reloads: Promise<unknown> = Promise.resolve();
-  /** Reads the config again and applies what changed; one reload at a time. */
-  const reload = (why: string): Promise<ReloadReport> => {
-    const run = reloads.then(() => reloadOnce(why));
-    reloads = run.catch(() => {});
-    return run;
-  };
-  const reloadOnce = async (why: string): Promise<ReloadReport> => {
-    const at = new Date().toISOString();
-    let report: ReloadReport;
-    try {
-      if (options.reload === undefined) {
-        throw new WalhookError(
-          'WALHOOK_ERR_CONFIG_RELOAD',
-          'this walhook was not started from a config file',
-        );
-      }
-      const next = await options.reload();
-      const key = restartKey(all, next);
-      if (key !== null) {
-        throw new WalhookError('WALHOOK_ERR_CONFIG_RELOAD', `restart to change ${key}`);
-      }
-      const reloads: PipelineReload[] = [];
-      for (const [i, lane] of lanes.entries()) {
-        const config = next[i] as Readonly<Config>;
-        const result = await lane.pipeline?.reload(config);
-        if (result) reloads.push(result);
-        lane.config = config;
-        all[i] = config;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const inEffect = await Promise.race([
-        Promise.all(reloads.map((r) => r.applied)).then(() => true),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), RELOAD_WAIT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-      const names = (pick: (r: PipelineReload) => string[]) => reloads.flatMap((r) => pick(r));
-      report = {
-        at,
-        result: 'ok',
-        error: null,
-        in_effect: inEffect,
-        added: names((r) => r.changes.added),
-        removed: names((r) => r.changes.removed),
-        changed: names((r) => r.changes.changed),
-      };
-      metrics.configReloads.inc({ result: 'ok' });
-      logger.info(
-        {
-          reason: why,
-          added: report.added,
-          removed: report.removed,
-          changed: report.changed,
-          in_effect: inEffect,
-        },
-        'config reloaded',
-      );
-    } catch (err) {
-      const error = redactText(errorLine(err));
-      report = { at, result: 'failed', error };
-      metrics.configReloads.inc({ result: 'failed' });
-      logger.error(
-        { reason: why, code: isWalhookError(err) ? err.code : undefined },
-        `config reload refused, the running config stays: ${error}`,
-      );
-    }
-    lastReload = report;
-    return report;
-  };
 
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => {
@@ -272,7 +199,7 @@ export async function runService(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const onHangup = () => {
-    if (!stopping) void reload('SIGHUP');
+    if (!stopping) void reloader.reload('SIGHUP');
   };
   process.on('SIGHUP', onHangup);
 

@@ -29,7 +29,8 @@ export function restartKey(
     if (key === null) continue;
     // The shared settings sit at the top level in both forms; the others in their pipeline.
     const shared =
-      !several || ['server', 'shutdown_grace_sec', 'user_agent'].includes(key.split('.')[0] ?? '');
+      !several ||
+      ['server', 'shutdown_grace_sec', 'user_agent', 'metadata_store'].includes(key.split('.')[0] ?? '');
     return shared ? key : `pipelines[${i}].${key}`;
   }
   return null;

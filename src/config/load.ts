@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ErrorCode, WalhookError } from '../core/errors.js';
-import { expandHasura } from './hasura/config-key.js';
+import { expandHasura, type StoreInput } from './hasura/config-key.js';
+import { DEFAULT_STORE_FILE, readStoreText } from './hasura/trigger-store.js';
 import { interpolateEnv, type KeyPath } from './interpolate.js';
 import { type Config, configSchema, PIPELINE_KEYS, pipelinesConfigSchema } from './schema.js';
 
@@ -17,6 +18,8 @@ export const DEFAULT_PIPELINE = 'default';
 export async function loadConfigs(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
+  /** The metadata store's text to use instead of the file's: a change checked before it is written. */
+  storeText?: string,
 ): Promise<readonly Readonly<Config>[]> {
   let text: string;
   try {
@@ -25,7 +28,7 @@ export async function loadConfigs(
     const reason = firstLine(err instanceof Error ? err.message : String(err));
     throw new WalhookError('WALHOOK_ERR_CONFIG_READ', `${path}: cannot read file: ${reason}`, { cause: err });
   }
-  return parseConfigs(text, path, env, dirname(path));
+  return parseConfigs(text, path, env, dirname(path), storeText);
 }
 
 /**
@@ -39,6 +42,7 @@ export function parseConfigs(
   fileLabel: string,
   env: NodeJS.ProcessEnv = process.env,
   baseDir: string = process.cwd(),
+  storeText?: string,
 ): readonly Readonly<Config>[] {
   const fail = (code: ErrorCode, path: readonly PropertyKey[], problem: string, cause?: unknown) => {
     const where = path.length > 0 ? `${formatKeyPath(path)}: ` : '';
@@ -108,8 +112,10 @@ export function parseConfigs(
       );
     }
   }
-  // Triggers from Hasura metadata join the file's own before validation, so they are checked alike.
-  const origins = expandHasura(data, baseDir, env, fail);
+  // Triggers from Hasura metadata and the metadata store join the file's own before validation, so
+  // they are checked alike.
+  const store = storeInput(data, baseDir, storeText);
+  const origins = expandHasura(data, baseDir, env, fail, store);
   const result = multi
     ? pipelinesConfigSchema.safeParse(data, { error: issueProblem })
     : configSchema.safeParse(data, { error: issueProblem });
@@ -129,6 +135,20 @@ export function parseConfigs(
   }
   const { pipelines, ...shared } = result.data;
   return deepFreeze(pipelines.map(({ name, ...pipeline }) => ({ ...pipeline, ...shared, pipeline: name })));
+}
+
+/**
+ * Where the metadata store is (`metadata_store`, relative to the config's folder; by default
+ * DEFAULT_STORE_FILE there), written back into `data` as an absolute path, and its text.
+ */
+function storeInput(data: unknown, baseDir: string, storeText: string | undefined): StoreInput {
+  const settings = typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+  const { metadata_store: set = DEFAULT_STORE_FILE } = settings;
+  // Anything but a path is the schema's to report; there is no store to read then.
+  if (typeof set !== 'string' || set === '') return { label: 'metadata_store', text: null };
+  const path = resolve(baseDir, set);
+  settings.metadata_store = path;
+  return { label: set, text: storeText ?? readStoreText(path) };
 }
 
 /**

@@ -193,6 +193,8 @@ const sharedShape = {
     }).prefault({}),
   }).prefault({}),
   shutdown_grace_sec: z.number().min(0).default(10),
+  // Where triggers created through /v1/metadata are kept; the loader makes it absolute (and sets it).
+  metadata_store: z.string().min(1).optional(),
   // The User-Agent of every webhook request; a trigger's `user_agent` or User-Agent header wins over it.
   user_agent: userAgent.default(defaultUserAgent),
 };
@@ -202,6 +204,7 @@ export const configSchema = strictObject({
   source: pipelineShape.source,
   server: sharedShape.server,
   shutdown_grace_sec: sharedShape.shutdown_grace_sec,
+  metadata_store: sharedShape.metadata_store,
   user_agent: sharedShape.user_agent,
   dead_letter: pipelineShape.dead_letter,
   invocation_log: pipelineShape.invocation_log,

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Delivery {
+  method: string;
   path: string;
   headers: IncomingHttpHeaders;
   raw: string;
@@ -29,6 +30,7 @@ export async function startReceiver(respond: Responder = () => 200, port = 0) {
     req.on('end', async () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const delivery: Delivery = {
+        method: req.method ?? '',
         path: req.url ?? '/',
         headers: req.headers,
         raw,

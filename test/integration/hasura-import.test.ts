@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { type Database, startDatabase } from '../helpers/database.js';
+import { HASURA_BODY_KEYS } from '../helpers/hasura-body.js';
 import { type Receiver, sleep, startReceiver } from '../helpers/receiver.js';
 import { ROOT, runCli, WalhookProcess } from '../helpers/walhook.js';
 
@@ -145,14 +146,7 @@ function assertHasuraDeliveries(key: number, statusBefore: number): void {
   assert.deepEqual(created?.body.trigger, { name: 'order_created' });
   assert.deepEqual(created?.body.table, { schema: 'public', name: 'orders' });
   // Hasura's keys and no others: receivers may validate the body strictly.
-  assert.deepEqual(Object.keys(created?.body ?? {}).sort(), [
-    'created_at',
-    'delivery_info',
-    'event',
-    'id',
-    'table',
-    'trigger',
-  ]);
+  assert.deepEqual(Object.keys(created?.body ?? {}).sort(), HASURA_BODY_KEYS);
   assert.deepEqual(Object.keys(created?.body.event ?? {}).sort(), [
     'data',
     'op',

@@ -141,6 +141,8 @@ test('SIGHUP under a steady writer: added, removed and changed triggers take eff
 
   // Every row reaches the unchanged trigger (at least once).
   await waitUntil(() => new Set(idsAt('keep')).size >= items.length, 'every items row at /keep');
+  // Nothing failed, so nothing was replayed: at least once is exactly once here.
+  assert.equal(idsAt('keep').length, new Set(idsAt('keep')).size, 'a row delivered twice at /keep');
   // Every extra row committed after the reload reaches the added trigger.
   const added = () => new Set(idsAt('added'));
   await waitUntil(() => extra.filter(afterReload).every((w) => added().has(w.id)), 'extra rows at /added');

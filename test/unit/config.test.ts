@@ -58,6 +58,8 @@ test('applies every default to a minimal file', () => {
       console: { recent: 1000, debug_filters: false },
     },
     shutdown_grace_sec: 10,
+    // In the folder of the file (here the working directory, which parseConfig's callers start from).
+    metadata_store: join(process.cwd(), 'walhook-metadata.json'),
     user_agent: userAgent(),
     dead_letter: { table: 'walhook.dead_letters' },
     max_in_flight_events: 10_000,
@@ -362,7 +364,7 @@ test('reports unknown keys with the keys expected there', () => {
   rejects(
     `${MINIMAL}shutdown_grace: 3\n`,
     'WALHOOK_ERR_CONFIG_INVALID',
-    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, user_agent, dead_letter, invocation_log, max_in_flight_events, max_in_flight_bytes, triggers)`,
+    `${FILE}: shutdown_grace: unknown key (expected one of source, server, shutdown_grace_sec, metadata_store, user_agent, dead_letter, invocation_log, max_in_flight_events, max_in_flight_bytes, triggers)`,
   );
   rejects(
     withTrigger('colums: [status]'),

@@ -37,6 +37,9 @@ function context(
     configs,
     backfillsOf: () => null,
     redeliver: async () => [],
+    changeStore: async () => {
+      throw new Error('not in these tests');
+    },
   };
 }
 

@@ -155,11 +155,15 @@ function fromTables(tables: unknown, where: string): HasuraMetadata {
  */
 function readJson(file: string): HasuraMetadata {
   const label = shown(file);
+  return parseJsonMetadata(readText(file, label), label);
+}
+
+/** Metadata JSON text (as `readJson` reads it); `label` names it in every problem. */
+export function parseJsonMetadata(text: string, label: string): HasuraMetadata {
   let data: unknown;
   try {
-    data = JSON.parse(readText(file, label));
+    data = JSON.parse(text);
   } catch (err) {
-    if (err instanceof WalhookError) throw err;
     throw fail(label, `not valid JSON: ${(err as Error).message}`, err);
   }
   if (isMapping(data) && 'resource_version' in data && isMapping(data.metadata)) data = data.metadata;

@@ -22,8 +22,8 @@ export interface SourceImport {
   readonly needFullIdentity: readonly TableName[];
 }
 
-function tableOf(value: unknown): TableName | null {
-  // Version 1 metadata names a table of the public schema by its name alone.
+/** A table entry's `table`: `{schema, name}`, or (version 1) the name of a table of the public schema. */
+export function tableOf(value: unknown): TableName | null {
   if (typeof value === 'string' && value !== '') return { schema: 'public', name: value };
   if (typeof value !== 'object' || value === null) return null;
   const { schema = 'public', name } = value as Record<string, unknown>;

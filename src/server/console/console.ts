@@ -23,6 +23,8 @@ export class EventConsole {
   readonly hooks: ConsoleHooks;
   readonly #sources: ConsoleSources;
   readonly #throughput = new Map<string, { series: Throughput; read: () => [number, number] }>();
+  /** Starts a series for each trigger that has none yet. */
+  readonly #track: (nowMs: number) => void;
   readonly #timer: NodeJS.Timeout;
   readonly #auth: AdminAuth | null;
   readonly #tokenSet: boolean;
@@ -47,12 +49,16 @@ export class EventConsole {
     const recentDeliveries = recent > 0 ? new RecentDeliveries(recent) : null;
     const filtered = debug_filters ? new FilteredChanges() : null;
     this.hooks = { recorder: recentDeliveries ?? undefined, onFiltered: filtered?.record };
-    const now = Date.now();
-    for (const trigger of configs.flatMap((c) => c.triggers)) {
-      const counters = metrics.trigger(trigger.name);
-      const read = (): [number, number] => [counters.delivered.value, counters.deadLettered.value];
-      this.#throughput.set(trigger.name, { series: new Throughput(now, ...read()), read });
-    }
+    this.#track = (now) => {
+      // `configs` is the live list: a trigger added by a reload gets its series at the next sample.
+      for (const { name } of configs.flatMap((c) => c.triggers)) {
+        if (this.#throughput.has(name)) continue;
+        const counters = metrics.trigger(name);
+        const read = (): [number, number] => [counters.delivered.value, counters.deadLettered.value];
+        this.#throughput.set(name, { series: new Throughput(now, ...read()), read });
+      }
+    };
+    this.#track(Date.now());
     this.#timer = setInterval(() => this.#sample(Date.now()), BUCKET_MS);
     this.#timer.unref();
     this.#sources = {
@@ -112,6 +118,7 @@ export class EventConsole {
   }
 
   #sample(nowMs: number): void {
+    this.#track(nowMs);
     for (const { series, read } of this.#throughput.values()) series.observe(nowMs, ...read());
   }
 

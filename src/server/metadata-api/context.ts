@@ -1,4 +1,5 @@
 import type { Backfills } from '../../backfill/open.js';
+import type { StoredTrigger } from '../../config/hasura/trigger-store.js';
 import { DEFAULT_PIPELINE } from '../../config/load.js';
 import type { Config, TriggerConfig } from '../../config/schema.js';
 import type { RedeliveryResult } from '../../dead-letters/redeliver.js';
@@ -11,6 +12,11 @@ export interface MetadataContext {
   backfillsOf(trigger: string): Backfills | null;
   /** Redelivers one dead letter; empty when there is none with that id. */
   redeliver(id: string): Promise<RedeliveryResult[]>;
+  /**
+   * Changes the triggers of the metadata store and applies them to the running pipelines (see
+   * src/commands/reloader.ts); throws, changing nothing, when `edit` throws or the result is refused.
+   */
+  changeStore(why: string, edit: (stored: StoredTrigger[]) => StoredTrigger[]): Promise<unknown>;
 }
 
 /** An operation: its arguments (unchecked) to its answer, or a {@link MetadataError}. */

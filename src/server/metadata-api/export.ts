@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  readStoreText,
+  STORE_DEFAULT_SOURCE,
+  type StoredTrigger,
+  storedTriggers,
+} from '../../config/hasura/trigger-store.js';
 import type { Config, TriggerConfig } from '../../config/schema.js';
 import { DEFAULT_RETRY } from '../../sinks/retry-policy.js';
 import { safeUrl } from '../../sinks/webhook/shown-request.js';
@@ -15,7 +21,8 @@ const MASKED = '<masked>';
  * → tables → event_triggers). A source per pipeline, named after it; with one pipeline `default`, as
  * Hasura names its database. Only what Hasura's metadata can say is there: walhook's own keys (where,
  * ordering, sinks other than webhooks…) are left out, header values are masked and a
- * request_transform (kept compiled) is left out. `version: 2` wraps it as `{resource_version,
+ * request_transform of the config (kept compiled) is left out; triggers created through this API come
+ * as they were created. `version: 2` wraps it as `{resource_version,
  * metadata}`, as Hasura does.
  */
 export const exportMetadata: Operation = async (args, context) => {
@@ -23,12 +30,22 @@ export const exportMetadata: Operation = async (args, context) => {
   const several = context.configs.length > 1;
   const metadata = {
     version: 3,
-    sources: context.configs.map((config) => source(config, several ? config.pipeline : 'default')),
+    sources: context.configs.map((config) => {
+      const name = several ? config.pipeline : STORE_DEFAULT_SOURCE;
+      const path = config.metadata_store;
+      const stored = path === undefined ? [] : storedTriggers(readStoreText(path), path);
+      const created = new Map(stored.filter((t) => t.source === name).map((t) => [t.conf.name, t.conf]));
+      return source(config, name, created);
+    }),
   };
   return version === 2 ? { resource_version: 1, metadata } : metadata;
 };
 
-function source(config: Readonly<Config>, name: string) {
+/**
+ * A source's tables and their triggers. A trigger created through this API (in `created`, by name) is
+ * exported as it was given, request_transform included, with its header values masked.
+ */
+function source(config: Readonly<Config>, name: string, created: ReadonlyMap<unknown, StoredConf>) {
   const tables = new Map<string, { table: { schema: string; name: string }; event_triggers: unknown[] }>();
   for (const trigger of config.triggers) {
     const key = JSON.stringify([trigger.table.schema, trigger.table.name]);
@@ -37,7 +54,8 @@ function source(config: Readonly<Config>, name: string) {
       table = { table: { schema: trigger.table.schema, name: trigger.table.name }, event_triggers: [] };
       tables.set(key, table);
     }
-    table.event_triggers.push(eventTrigger(trigger));
+    const given = created.get(trigger.name);
+    table.event_triggers.push(given === undefined ? eventTrigger(trigger) : maskedHeaders(given));
   }
   return { name, kind: 'postgres', tables: [...tables.values()], configuration: {} };
 }
@@ -67,4 +85,16 @@ function eventTrigger(trigger: Readonly<TriggerConfig>) {
       headers: Object.keys(webhook.headers).map((name) => ({ name, value: MASKED })),
     }),
   };
+}
+
+type StoredConf = StoredTrigger['conf'];
+
+function maskedHeaders(conf: StoredConf): StoredConf {
+  if (!Array.isArray(conf.headers)) return conf;
+  const headers = conf.headers.map((header: unknown) =>
+    typeof header === 'object' && header !== null && 'value' in header
+      ? { ...header, value: MASKED }
+      : header,
+  );
+  return { ...conf, headers };
 }

@@ -8,8 +8,9 @@ import type { MetadataContext, Operation } from './context.js';
 import { MetadataError } from './errors.js';
 import { EventLogs } from './event-logs.js';
 import { exportMetadata } from './export.js';
-import { invokeEventTrigger, notYet, redeliverEvent } from './invoke.js';
+import { invokeEventTrigger, redeliverEvent } from './invoke.js';
 import { testWebhookTransform } from './transform.js';
+import { createEventTrigger, deleteEventTrigger } from './trigger-ops.js';
 
 export const METADATA_PATH = '/v1/metadata';
 
@@ -42,8 +43,8 @@ export class MetadataApi {
       ['test_webhook_transform', testWebhookTransform],
       ['export_metadata', exportMetadata],
       ['bulk', (args) => this.#bulk(args)],
-      ['pg_create_event_trigger', notYet('pg_create_event_trigger')],
-      ['pg_delete_event_trigger', notYet('pg_delete_event_trigger')],
+      ['pg_create_event_trigger', createEventTrigger],
+      ['pg_delete_event_trigger', deleteEventTrigger],
     ]);
   }
 
