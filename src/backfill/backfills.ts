@@ -118,6 +118,12 @@ export class Backfills {
     return report(run);
   }
 
+  /** The names of the key columns a manual invocation of the trigger gives (read once, then kept). */
+  async keyColumns(name: string): Promise<string[]> {
+    const table = await this.#table(this.#manual(name));
+    return table.key.map((column) => column.name);
+  }
+
   reports(): BackfillReport[] {
     return [...this.#runs.values()].map(report);
   }

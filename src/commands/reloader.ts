@@ -25,6 +25,8 @@ export type ReadConfigs = (storeText?: string) => Promise<readonly Readonly<Conf
 export interface ReloadLane {
   config: Readonly<Config>;
   readonly pipeline: Pipeline | null;
+  /** Triggers an operator paused; a removed one is forgotten (its pipeline resumes its events). */
+  readonly pausedTriggers: Set<string>;
 }
 
 /**
@@ -112,6 +114,9 @@ export class Reloader {
       if (result) reloads.push(result);
       lane.config = config;
       this.all[i] = config;
+      for (const name of lane.pausedTriggers) {
+        if (!config.triggers.some((t) => t.name === name)) lane.pausedTriggers.delete(name);
+      }
     }
     let timer: NodeJS.Timeout | undefined;
     const inEffect = await Promise.race([

@@ -31,6 +31,8 @@ interface Lane {
    * lost slot lock starts paused; a restarted process starts reading.
    */
   paused: boolean;
+  /** The triggers an operator paused (POST /triggers/:name/pause), kept the same way. */
+  pausedTriggers: Set<string>;
 }
 
 /** `walhook run --config FILE`: the service, logging to stdout. */
@@ -71,6 +73,7 @@ export async function runService(
       lock: new SlotLock({ connection: config.source.connection, slot: config.source.slot, logger }),
       pipeline: null,
       paused: false,
+      pausedTriggers: new Set<string>(),
     };
   });
   const reloader = new Reloader(all, lanes, options.reload, metrics, logger);
@@ -92,6 +95,17 @@ export async function runService(
         lane.paused = paused;
         if (paused) lane.pipeline?.pause();
         else lane.pipeline?.resume();
+      },
+      setTriggerPaused: (trigger, paused) => {
+        const lane = lanes.find((l) => l.config.triggers.some((t) => t.name === trigger));
+        if (!lane) return;
+        if (paused) {
+          lane.pausedTriggers.add(trigger);
+          lane.pipeline?.pauseTrigger(trigger);
+        } else {
+          lane.pausedTriggers.delete(trigger);
+          lane.pipeline?.resumeTrigger(trigger);
+        }
       },
       deadLettersChanged: (name) => {
         laneOf(name)?.pipeline?.deadLettersChanged();
@@ -232,6 +246,7 @@ export async function runService(
     });
     lane.pipeline = current;
     if (lane.paused) current.pause();
+    for (const trigger of lane.pausedTriggers) current.pauseTrigger(trigger);
     current.start().catch(fail);
   };
   for (const lane of lanes) lead(lane);

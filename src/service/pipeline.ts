@@ -190,6 +190,7 @@ export class Pipeline {
       this.logger.child({ stage: 'monitor' }),
       () => this.snapshot(),
     );
+    for (const trigger of config.triggers) this.metrics.triggerPaused(trigger.name, false);
     this.metrics.track({
       inFlightEvents: () => this.sink.inFlight,
       inFlightBytes: () => this.sink.inFlightBytes,
@@ -236,9 +237,36 @@ export class Pipeline {
     this.logger.info('resumed by an operator; reading the slot again');
   }
 
+  /**
+   * Starts no new delivery attempt of the trigger until `resumeTrigger` (POST /triggers/:name/pause):
+   * its events wait queued, in order and in flight, so a long pause ends in backpressure.
+   */
+  pauseTrigger(name: string): void {
+    if (!this.sink.pauseTrigger(name)) return;
+    this.metrics.triggerPaused(name, true);
+    this.logger.info(
+      { trigger: name, in_flight_events: this.sink.inFlightOf(name).events },
+      'trigger paused by an operator; its events wait queued',
+    );
+  }
+
+  resumeTrigger(name: string, why = 'by an operator'): void {
+    if (!this.sink.resumeTrigger(name)) return;
+    this.metrics.triggerPaused(name, false);
+    this.logger.info(
+      { trigger: name, in_flight_events: this.sink.inFlightOf(name).events },
+      `trigger resumed ${why}; its queued events are delivered in order`,
+    );
+  }
+
   /** The dead-letter store changed elsewhere (an admin action): its count is refreshed soon. */
   deadLettersChanged(): void {
     this.monitoring.deadLetters.added();
+  }
+
+  /** The key columns of a manual trigger's table, for the console's hint; null when not known (yet). */
+  async keyColumns(trigger: string): Promise<string[] | null> {
+    return (await this.backfills?.keyColumns(trigger).catch(() => null)) ?? null;
   }
 
   status(): Status {
@@ -348,6 +376,9 @@ export class Pipeline {
     const { config, index, tables, changes } = reload;
     this.triggers?.adopt(index);
     for (const name of [...changes.changed, ...changes.removed]) this.sink.retire(name);
+    // Nothing could resume a removed trigger any more: its waiting events go now.
+    for (const name of changes.removed) this.resumeTrigger(name, 'as a reload removed it');
+    for (const name of changes.added) this.metrics.triggerPaused(name, this.sink.isPaused(name));
     this.config = config;
     this.source.tablesChanged(
       tables,
@@ -552,6 +583,7 @@ export class Pipeline {
       inFlightEvents: this.sink.inFlight,
       inFlightBytes: this.sink.inFlightBytes,
       triggerInFlight: (trigger) => this.sink.inFlightOf(trigger).events,
+      triggerPaused: (trigger) => this.sink.isPaused(trigger),
       slot: this.monitoring.slot.state,
       deadLetters: this.monitoring.deadLetters.value,
     };

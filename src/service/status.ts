@@ -56,6 +56,8 @@ export interface Status {
     dead_lettered: number;
     filtered: number;
     in_flight: number;
+    /** An operator paused its deliveries (POST /triggers/:name/pause); absent before walhook had it. */
+    paused?: boolean;
     rate_per_sec_1m: number | null;
     last_error: { message: string; at: string } | null;
   }[];
@@ -97,6 +99,8 @@ export interface Snapshot {
   inFlightBytes: number;
   /** A trigger's events submitted to the sink and not yet settled. */
   triggerInFlight(trigger: string): number;
+  /** An operator paused the trigger's deliveries. */
+  triggerPaused(trigger: string): boolean;
   slot: SlotState | null;
   deadLetters: number | null;
 }
@@ -192,6 +196,7 @@ export class StatusReporter {
         dead_lettered: metrics.deadLettered.value,
         filtered: metrics.filtered,
         in_flight: state.triggerInFlight(metrics.name),
+        paused: state.triggerPaused(metrics.name),
         rate_per_sec_1m: round(
           rate(
             (current.delivered.get(metrics.name) ?? 0) -

@@ -10,6 +10,7 @@ import { sinkPlugin } from './registry.js';
 import { backoffMs, retryDelayMs } from './retry-policy.js';
 import { RetryWaits } from './retry-waits.js';
 import { attemptTrace } from './trace.js';
+import { TriggerPauses } from './trigger-pauses.js';
 
 /** Retrying a failed dead-letter write: quick at first, then no more often than every 30 s. */
 const DEAD_LETTER_RETRY = { backoff: 'exponential', intervalSec: 0.2, maxIntervalSec: 30 } as const;
@@ -64,6 +65,7 @@ export class DeliveryEngine {
   readonly #retired = new Set<Line>();
   readonly #inFlight = new InFlight();
   readonly #waits = new RetryWaits();
+  readonly #pauses = new TriggerPauses();
   #closing: Promise<void> | undefined;
 
   constructor(options: EngineOptions) {
@@ -128,6 +130,25 @@ export class DeliveryEngine {
     if (line.count.events > 0) this.#retired.add(line);
   }
 
+  /**
+   * Starts no new attempt of the trigger's events until `resumeTrigger`: they stay queued (and in
+   * flight, so a long pause fills the in-flight limits), attempts already sent finish, and a retry
+   * due meanwhile waits. Kept by name, so it holds the lines of a reloaded trigger too. False when it
+   * was paused already.
+   */
+  pauseTrigger(trigger: string): boolean {
+    return this.#pauses.pause(trigger);
+  }
+
+  /** The paused trigger's waiting attempts start again in the order they were due. False when it was not paused. */
+  resumeTrigger(trigger: string): boolean {
+    return this.#pauses.resume(trigger);
+  }
+
+  isPaused(trigger: string): boolean {
+    return this.#pauses.isPaused(trigger);
+  }
+
   /** Resolves true once every event submitted so far is settled, false if `timeoutMs` passes first. */
   drain(timeoutMs: number): Promise<boolean> {
     if (this.#closing !== undefined) return Promise.resolve(this.#inFlight.events === 0);
@@ -149,6 +170,7 @@ export class DeliveryEngine {
       batcher?.clear();
     }
     this.#waits.wakeAll();
+    this.#pauses.openAll();
     this.#inFlight.abandon();
     await Promise.all([...this.#transports.values()].map((transport) => transport.close()));
   }
@@ -192,9 +214,12 @@ export class DeliveryEngine {
     const { plugin, transport } = line;
     const { target } = first.event;
     const { retry } = target;
-    const firstAttemptAt = new Date();
+    let firstAttemptAt: Date | undefined;
     for (let currentRetry = 0; ; currentRetry++) {
-      const attemptAt = currentRetry === 0 ? firstAttemptAt : new Date();
+      // Its key (and slot) stay held while paused: nothing of the trigger may overtake it.
+      if (this.#pauses.isPaused(target.trigger) && !(await this.#unpaused(target.trigger))) return undefined;
+      const attemptAt = new Date();
+      firstAttemptAt ??= attemptAt;
       const trace = attemptTrace(first.event.id, currentRetry + 1, first.event.trace);
       const request = transport.request(parcel, currentRetry, trace.traceparent);
       const result = await transport.send(request);
@@ -249,6 +274,14 @@ export class DeliveryEngine {
       if (this.#closing !== undefined) return undefined;
       if (!plugin.waitHoldsSlot) await new Promise<void>((resolve) => run.resume(resolve));
     }
+  }
+
+  /** Waits until the trigger is resumed; false when the engine closed first. */
+  async #unpaused(trigger: string): Promise<boolean> {
+    for (let gate = this.#pauses.until(trigger); gate !== undefined; gate = this.#pauses.until(trigger)) {
+      await gate;
+    }
+    return this.#closing === undefined;
   }
 
   #record(

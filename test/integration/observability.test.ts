@@ -312,6 +312,7 @@ triggers:
     'last_error',
     'matched',
     'name',
+    'paused',
     'rate_per_sec_1m',
     'retrying',
     'table',
@@ -326,6 +327,7 @@ triggers:
     dead_lettered: 0,
     filtered: 2,
     in_flight: 0,
+    paused: false,
   });
   assert.equal(paidError, null);
   assert.equal(trigger('flaky').delivered, 3);

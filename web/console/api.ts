@@ -17,6 +17,24 @@ export function storeToken(token: string): void {
   else sessionStorage.setItem(TOKEN_KEY, token);
 }
 
+/** Whether walhook has a server.admin_token at all (the overview says): without one every action is refused. */
+let adminConfigured = true;
+
+export function setAdminConfigured(configured: boolean): void {
+  adminConfigured = configured;
+}
+
+/** The actions this page offers beside dead letters are enabled only with a token to send. */
+export function canAct(): boolean {
+  return adminConfigured && storedToken() !== '';
+}
+
+/** Why an action is disabled, for its hint; empty when it is not. */
+export function actionsOffHint(): string {
+  if (!adminConfigured) return 'Actions are off: walhook has no server.admin_token.';
+  return canAct() ? '' : 'Type the admin token at the top of the page to use these actions.';
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,

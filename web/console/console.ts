@@ -1,7 +1,7 @@
 // The console's entry point: the token field, the view switcher and the 2-second polling that keeps
 // the open view current without a reload.
 
-import { errorText, getJson, storedToken, storeToken } from './api.js';
+import { errorText, getJson, setAdminConfigured, storedToken, storeToken } from './api.js';
 import { loadDeadLetters, setAdmin } from './dead-letters.js';
 import { detailOpen } from './dialogs.js';
 import { byId, h } from './dom.js';
@@ -70,6 +70,7 @@ function refreshNow(): void {
 function applyOverview(overview: Overview): void {
   byId('version').textContent = `walhook ${overview.version}`;
   setAdmin(overview.admin);
+  setAdminConfigured(overview.admin);
   const names = [...new Set(overview.triggers.map((t) => t.name))].sort();
   setTriggerOptions(invocationTrigger, names);
   setTriggerOptions(byId<HTMLSelectElement>('dl-trigger'), names);

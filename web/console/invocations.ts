@@ -1,11 +1,17 @@
 // Invocations: the recent deliveries kept in walhook's ring, filtered, with each one's attempts in detail.
 
-import { errorText, getJson } from './api.js';
+import { actionsOffHint, canAct, errorText, getJson, postJson } from './api.js';
 import { detailSection, openDetail, preformatted } from './dialogs.js';
 import { button, facts, h, numeric, redraw, table } from './dom.js';
 import { millis, time } from './format.js';
 import { badge } from './overview.js';
-import type { Attempt, InvocationDetail, InvocationStatus, InvocationSummary } from './types.js';
+import type {
+  Attempt,
+  InvocationDetail,
+  InvocationStatus,
+  InvocationSummary,
+  ManualOutcome,
+} from './types.js';
 
 const LIMIT = '200';
 
@@ -91,10 +97,41 @@ async function showInvocation(eventId: string, opener: HTMLElement): Promise<voi
         ['Last attempt', time(detail.last_attempt_at)],
         ['Last HTTP status', detail.last_http_status ?? '—'],
       ]),
+      ...redeliverControls(detail.event_id),
       ...detail.attempts.map(attemptSection),
     ],
     opener,
   );
+}
+
+/** Sends the event again now through its trigger (`POST /events/:id/redeliver`), whatever its status. */
+function redeliverControls(eventId: string): HTMLElement[] {
+  const result = h('p', { class: 'result', role: 'status', 'aria-live': 'polite' });
+  const redeliver = button(
+    'Redeliver',
+    async () => {
+      redeliver.disabled = true;
+      result.className = 'result';
+      result.textContent = 'Redelivering…';
+      try {
+        const answer = await postJson<ManualOutcome>(`/events/${encodeURIComponent(eventId)}/redeliver`, {});
+        result.className = 'result result-ok';
+        result.textContent = `Redelivered event ${answer.event_id}: ${answer.outcome}.`;
+      } catch (err) {
+        result.className = 'result result-error';
+        result.textContent = errorText(err);
+      } finally {
+        redeliver.disabled = false;
+      }
+    },
+    { 'aria-label': `Redeliver event ${eventId}`, disabled: !canAct() },
+  );
+  const hint = actionsOffHint();
+  return [
+    h('div', { class: 'buttons' }, redeliver),
+    ...(hint === '' ? [] : [h('p', { class: 'note' }, hint)]),
+    result,
+  ];
 }
 
 function attemptSection(attempt: Attempt): HTMLElement {

@@ -1,9 +1,10 @@
-// Triggers: each definition as walhook loaded it (secrets already redacted by walhook), and the changes
-// it filtered out when server.console.debug_filters is on.
+// Triggers: each definition as walhook loaded it (secrets already redacted by walhook), its actions
+// (trigger-actions.ts), and the changes it filtered out when server.console.debug_filters is on.
 
 import { getJson } from './api.js';
 import { facts, h, redraw, table } from './dom.js';
 import { time } from './format.js';
+import { actionsState, onActionChange, triggerActions } from './trigger-actions.js';
 import type { FilteredChange, TriggerDefinition, TriggersView } from './types.js';
 
 const REASONS: Record<string, string> = {
@@ -16,7 +17,9 @@ const REASONS: Record<string, string> = {
 
 export async function loadTriggers(container: HTMLElement): Promise<void> {
   const view = await getJson<TriggersView>('triggers');
-  redraw(container, JSON.stringify(view), () => [
+  // An action's answer is drawn at once, not at the next poll; a failed refresh is the poll's to show.
+  onActionChange(() => void loadTriggers(container).catch(() => {}));
+  redraw(container, JSON.stringify(view) + actionsState(), () => [
     h(
       'p',
       { class: 'note' },
@@ -39,6 +42,7 @@ function triggerSection(trigger: TriggerDefinition, debug: boolean): HTMLElement
       ['Table', trigger.table],
       ['Operations', trigger.operations.join(', ')],
     ]),
+    ...triggerActions(trigger),
     h('h4', {}, 'Definition'),
     h(
       'pre',

@@ -98,11 +98,35 @@ export interface FilteredChange {
   key: string;
 }
 
+export interface BackfillReport {
+  trigger: string;
+  state: 'running' | 'done' | 'cancelled' | 'failed';
+  op: 'MANUAL' | 'READ';
+  rows_read: number;
+  rows_sent: number;
+  total_estimate: number | null;
+  remaining: number | null;
+  rate_per_sec: number;
+  eta_sec: number | null;
+  error: string | null;
+}
+
+export interface ManualOutcome {
+  event_id: string;
+  outcome: string;
+}
+
 export interface TriggerDefinition {
   name: string;
   pipeline: string;
   table: string;
   operations: string[];
+  enable_manual: boolean;
+  /** The key columns a manual invocation names; null when not known (yet) or not manual. */
+  key_columns: string[] | null;
+  /** Null while its pipeline does not stream in this process. */
+  paused: boolean | null;
+  backfill: BackfillReport | null;
   definition: unknown;
   filtered: FilteredChange[];
 }

@@ -167,6 +167,12 @@ export class Metrics {
     labelNames: ['pipeline'] as const,
     registers: [this.registry],
   });
+  readonly triggerPaused = new Gauge({
+    name: 'walhook_trigger_paused',
+    help: '1 while an operator has paused a trigger with POST /triggers/:name/pause: its events wait queued.',
+    labelNames: ['pipeline', 'trigger'] as const,
+    registers: [this.registry],
+  });
   readonly unpublishedTables = new Gauge({
     name: 'walhook_unpublished_tables',
     help: "Triggers' tables missing from the publication at the last check (dropped and re-created, or removed).",
@@ -347,6 +353,11 @@ export class PipelineMetrics {
   role(role: 'active' | 'standby'): void {
     this.metrics.roles.set({ pipeline: this.name, role: 'active' }, role === 'active' ? 1 : 0);
     this.metrics.roles.set({ pipeline: this.name, role: 'standby' }, role === 'standby' ? 1 : 0);
+  }
+
+  /** 1 while an operator has paused the trigger, 0 otherwise. */
+  triggerPaused(trigger: string, paused: boolean): void {
+    this.metrics.triggerPaused.set({ pipeline: this.name, trigger }, paused ? 1 : 0);
   }
 
   /** After each backfill page: the rows it sent, and the rows left (null when not estimated). */

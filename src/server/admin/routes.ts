@@ -13,6 +13,8 @@ export interface ServiceControl {
   readonly configs: readonly Readonly<Config>[];
   /** Stops (true) or restarts (false) reading a pipeline's slot on an operator's word. */
   setPaused(pipeline: string, paused: boolean): void;
+  /** Holds (true) or lets go (false) the deliveries of the trigger, which is in `configs`. */
+  setTriggerPaused(trigger: string, paused: boolean): void;
   /** A pipeline's dead-letter store changed outside it: its count is refreshed. */
   deadLettersChanged(pipeline: string): void;
   /** Reads the config file again and applies its trigger changes (see docs/reload.md). */
@@ -48,9 +50,9 @@ export interface DeadLetterActions {
 }
 
 /**
- * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /pause`, `POST /resume` and
- * `POST /reload`. Dead
- * letter actions run one at a time, so two redeliveries never send the same letter twice.
+ * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /pause`, `POST /resume`,
+ * `POST /triggers/:name/pause`, `POST /triggers/:name/resume` and `POST /reload`. Dead letter
+ * actions run one at a time, so two redeliveries never send the same letter twice.
  */
 export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: Logger): DeadLetterActions {
   let queue: Promise<unknown> = Promise.resolve();
@@ -107,6 +109,22 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
       const selected = pipelines(service, parseBody(pipelineSchema, body).pipeline);
       for (const config of selected) service.setPaused(config.pipeline, paused);
       return { body: { paused, pipelines: selected.map((c) => c.pipeline) } };
+    });
+  }
+
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    api.route('POST', `/triggers/:name/${action}`, ({ params }) => {
+      const trigger = params.name as string;
+      const config = service.configs.find((c) => c.triggers.some((t) => t.name === trigger));
+      if (config === undefined) {
+        const known = service.configs.flatMap((c) => c.triggers.map((t) => t.name)).join(', ');
+        throw new HttpError(404, `no trigger named ${trigger} in the config (triggers: ${known})`);
+      }
+      service.setTriggerPaused(trigger, paused);
+      return { body: { trigger, pipeline: config.pipeline, paused } };
     });
   }
 

@@ -17,6 +17,8 @@ const STATUSES: readonly InvocationStatus[] = ['ok', 'failed', 'pending'];
 export interface PipelineProbe {
   status(): Status | null;
   readiness(): { ready: boolean; reason: string };
+  /** The key columns of a manual trigger's table; null when not known. */
+  keyColumns(trigger: string): Promise<string[] | null>;
 }
 
 export interface ConsoleSources {
@@ -59,7 +61,7 @@ export async function consoleApi(
         ? { body: await deadLetters(sources, query) }
         : { body: await deadLetter(sources, key) };
     case 'triggers':
-      if (key === undefined) return { body: triggers(sources) };
+      if (key === undefined) return { body: await triggers(sources) };
       break;
   }
   throw new HttpError(404, `no endpoint /console/api${path}`);
@@ -157,20 +159,30 @@ async function deadLetter(sources: ConsoleSources, id: string) {
   return deadLetterJson(found.letter, found.pipeline, true);
 }
 
-function triggers(sources: ConsoleSources) {
-  return {
-    triggers: sources.configs.flatMap((config) =>
-      config.triggers.map((trigger) => ({
+/**
+ * Each trigger's definition and state: paused, its backfill in this process (running or ended) and,
+ * for a manual one, its key columns. State is null while its pipeline does not stream here.
+ */
+async function triggers(sources: ConsoleSources) {
+  const shown = sources.configs.map(async (config) => {
+    const probe = sources.probe(config.pipeline);
+    const status = probe?.status() ?? null;
+    return Promise.all(
+      config.triggers.map(async (trigger) => ({
         name: trigger.name,
         pipeline: config.pipeline,
         table: `${trigger.table.schema}.${trigger.table.name}`,
         operations: trigger.operations,
+        enable_manual: trigger.enable_manual,
+        key_columns: trigger.enable_manual ? ((await probe?.keyColumns(trigger.name)) ?? null) : null,
+        paused: status?.triggers.find((t) => t.name === trigger.name)?.paused ?? null,
+        backfill: status?.backfills?.find((b) => b.trigger === trigger.name) ?? null,
         definition: triggerDefinition(trigger),
         filtered: sources.filtered?.of(trigger.name) ?? [],
       })),
-    ),
-    debug_filters: sources.filtered !== null,
-  };
+    );
+  });
+  return { triggers: (await Promise.all(shown)).flat(), debug_filters: sources.filtered !== null };
 }
 
 function limit(query: URLSearchParams): number {
