@@ -86,7 +86,7 @@ export async function runService(
     logger,
   });
   const admin = new AdminApi(first.server.admin_token, logger.child({ stage: 'admin' }));
-  const deadLetterActions = addAdminRoutes(
+  const eventRedelivery = addAdminRoutes(
     admin,
     {
       configs: all,
@@ -102,6 +102,8 @@ export async function runService(
         eventConsole.deadLettersChanged();
       },
       reload: () => reload('POST /reload'),
+      recorderOf: (trigger) =>
+        lanes.find((l) => l.config.triggers.some((t) => t.name === trigger))?.pipeline?.recorder,
     },
     logger.child({ stage: 'dead-letters' }),
   );
@@ -112,7 +114,7 @@ export async function runService(
   addBackfillRoutes(admin, backfillsOf);
   const metadataApi = new MetadataApi(
     first.server.admin_token,
-    { configs: all, backfillsOf, redeliver: (id) => deadLetterActions.redeliver(id) },
+    { configs: all, backfillsOf, redeliver: (id, selected) => eventRedelivery.redeliver(id, selected) },
     logger.child({ stage: 'metadata' }),
   );
   const http = await startHttpServer(
@@ -258,6 +260,7 @@ export async function runService(
     logger.debug({ step: 'console' }, 'stopping');
     await eventConsole.close();
     await metadataApi.close();
+    await eventRedelivery.close();
     clearTimeout(watchdog);
     resolveExit(code);
   };

@@ -5,6 +5,7 @@ import {
   BackfillForbidden,
   BackfillNotFound,
 } from '../../backfill/backfills.js';
+import { EventNotFound, RedeliveryRefused } from '../../service/redeliver-event.js';
 import { type MetadataContext, notStreaming, type Operation, pipelinesOf, triggerOf } from './context.js';
 import { MetadataError, notExists, parseArgs } from './errors.js';
 
@@ -42,19 +43,24 @@ export const invokeEventTrigger: Operation = async (args, context) => {
 };
 
 /**
- * `pg_redeliver_event`: a dead letter sent again now, with its trigger's current settings; delivered,
- * it leaves the dead letters, else it stays with this attempt recorded. Hasura redelivers any event of
- * its log; walhook keeps the bodies of dead letters only, so an event that was delivered is not one.
+ * `pg_redeliver_event`: a dead letter, or any event of the invocation log (delivered or not), sent
+ * again now with its trigger's current settings; delivered, it is no dead letter, else it is one with
+ * this attempt recorded. Hasura answers once the event is queued again; walhook once it was sent.
  */
 export const redeliverEvent: Operation = async (args, context: MetadataContext) => {
   const { event_id, source } = parseArgs(redeliverArgs, args);
-  pipelinesOf(context, source);
-  const results = await context.redeliver(event_id);
-  if (results.length === 0) {
-    throw notExists(
-      `event with id "${event_id}" does not exist among the dead letters (walhook redelivers dead letters only)`,
-      '$.args.event_id',
-    );
+  try {
+    await context.redeliver(event_id, pipelinesOf(context, source));
+  } catch (err) {
+    if (err instanceof EventNotFound) {
+      throw notExists(
+        `event with id "${event_id}" does not exist among the dead letters or in the invocation log`,
+        '$.args.event_id',
+      );
+    }
+    if (err instanceof RedeliveryRefused)
+      throw new MetadataError('not-supported', err.message, '$.args.event_id');
+    throw err;
   }
   return { message: 'success' };
 };
