@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { type Database, startDatabase } from '../helpers/database.js';
 import { type Receiver, startReceiver, waitUntil } from '../helpers/receiver.js';
-import { WalhookProcess } from '../helpers/walhook.js';
+import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
 
 /**
  * Any logged event redelivered (issue 20): `pg_redeliver_event` and `POST /events/:id/redeliver` send
@@ -127,6 +127,8 @@ test('a delivered event is sent again, same id and body, by pg_redeliver_event a
   assert.equal(orders[1]?.body.id, ids.orders);
   assert.equal(orders[1]?.raw, order.raw, 'the body as it was first sent');
 
+  // The log is written in batches: the next redelivery finds this attempt once it is.
+  await waitLogged('orders', ids.orders as string, 2);
   const answer = await redeliver(ids.orders as string);
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
   assert.deepEqual(answer.body, {
@@ -235,7 +237,29 @@ test('a table of the previous version gains event_body; its rows cannot be redel
   await db.query(`INSERT INTO orders VALUES (2, 'second')`);
   const [fresh] = await receiver.waitFor(1, '/shaped/row/2');
   const id = JSON.parse(fresh?.raw ?? '{}').event_id;
+  ids.fresh = id;
   await waitLogged('shaped', id, 1);
   assert.equal((await redeliver(id)).body.outcome, 'delivered');
   assert.equal((await receiver.waitFor(2, '/shaped/row/2'))[1]?.raw, fresh?.raw);
+  await waitLogged('shaped', id, 2);
+});
+
+test('walhook events redeliver sends it from the command line, and the log shows the attempt', async () => {
+  const path = await writeConfig(config(false));
+  const env = { DATABASE_URL: db.url, RECEIVER: receiver.url, ADMIN_TOKEN, PORT: '1' };
+  const id = ids.fresh as string;
+  const logged = (await invocations('shaped', id)).length;
+  const run = await runCli(['events', 'redeliver', '--config', path, '--id', id], env);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, `${id}  shaped  delivered: HTTP 200\n`);
+  assert.equal(receiver.at('/shaped/row/2').length, 3);
+  // Written before the command ended.
+  assert.equal((await invocations('shaped', id)).length, logged + 1);
+
+  const unknown = await runCli(['events', 'redeliver', '--config', path, '--id', 'nope'], env);
+  assert.equal(unknown.code, 1);
+  assert.equal(unknown.stdout, 'no dead letter and no event of the invocation log has id nope\n');
+  const usage = await runCli(['events', 'redeliver', '--config', path], env);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /pass --id ID/);
 });
