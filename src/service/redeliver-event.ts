@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { AttemptErrorType } from '../core/delivery-event.js';
+import type { AttemptErrorType, DeliveryTarget } from '../core/delivery-event.js';
 import { inBatchEnvelope, lastErrorText } from '../dead-letters/letter.js';
 import { type RecorderOf, type RedeliveryResult, redeliverLetters } from '../dead-letters/redeliver.js';
 import type { DeadLetter } from '../dead-letters/store.js';
@@ -59,6 +59,7 @@ export class EventRedeliverer {
     const from = letter === null ? 'invocation_log' : 'dead_letter';
     const logged = letter ?? (await this.#fromLog(id, selected));
     const config = this.#pipelineOf(logged.trigger, id);
+    webhookOf(config, logged.trigger, id);
     const [result] = await this.onStores([config], async (scopes) => {
       const [scope] = scopes;
       if (letter === null && scope !== undefined) await scope.store.add(logged);
@@ -118,14 +119,7 @@ export function letterOfLogged(logged: LoggedDelivery, config: Readonly<Config>)
       `event ${id} was logged by a walhook version that did not keep event bodies, so it cannot be redelivered from the invocation log`,
     );
   }
-  const trigger = config.triggers.find((t) => t.name === name);
-  if (trigger === undefined) throw noTrigger(name, id);
-  const target = sinkTarget(trigger);
-  if (target.type !== 'webhook') {
-    throw new RedeliveryRefused(
-      `event trigger "${name}" has no webhook to POST event ${id} to; redelivery sends to webhooks only`,
-    );
-  }
+  const target = webhookOf(config, name, id);
   const batched = (target.batch?.maxEvents ?? 1) > 1;
   const errorType = logged.errorType as AttemptErrorType | null;
   return {
@@ -143,6 +137,19 @@ export function letterOfLogged(logged: LoggedDelivery, config: Readonly<Config>)
     lastAttemptAt: logged.at,
     deadLetteredAt: new Date(),
   };
+}
+
+/** The trigger's target, which redelivery POSTs to: a webhook. */
+function webhookOf(config: Readonly<Config>, name: string, id: string): DeliveryTarget {
+  const trigger = config.triggers.find((t) => t.name === name);
+  if (trigger === undefined) throw noTrigger(name, id);
+  const target = sinkTarget(trigger);
+  if (target.type !== 'webhook') {
+    throw new RedeliveryRefused(
+      `event trigger "${name}" has no webhook to POST event ${id} to; redelivery sends to webhooks only`,
+    );
+  }
+  return target;
 }
 
 function noTrigger(trigger: string, id: string): RedeliveryRefused {
