@@ -57,12 +57,13 @@ export class EventRedeliverer {
       return null;
     });
     const from = letter === null ? 'invocation_log' : 'dead_letter';
-    const logged = letter ?? (await this.#fromLog(id, selected));
-    const config = this.#pipelineOf(logged.trigger, id);
-    webhookOf(config, logged.trigger, id);
+    const toSend = letter ?? (await this.#fromLog(id, selected));
+    const config = this.#pipelineOf(toSend.trigger, id);
+    // Refused before anything is stored: a dead letter that redelivery cannot send is no help.
+    webhookOf(config, toSend.trigger, id);
     const [result] = await this.onStores([config], async (scopes) => {
       const [scope] = scopes;
-      if (letter === null && scope !== undefined) await scope.store.add(logged);
+      if (letter === null && scope !== undefined) await scope.store.add(toSend);
       return redeliverLetters(scopes, this.configs, { id }, undefined, this.recorderOf);
     });
     // Another action (a purge) took the letter between the two steps.
