@@ -29,6 +29,9 @@ Commands:
   dlq purge      --config FILE (--id ID | --trigger T | --older-than DURATION)
                  delete them; DURATION is like 7d, 12h or 30m
                  (each dlq command takes --pipeline NAME to work on one pipeline's letters only)
+  events redeliver  --config FILE --id ID [--pipeline NAME]
+                 POST one event again: its dead letter, else its latest attempt in the
+                 invocation log (an event delivered fine too); kept as a dead letter if it fails
   invoke    --config FILE --trigger T --key JSON
             read the row with this primary key now and deliver it as a MANUAL event
             (the trigger needs enable_manual: true; walhook run must be running)
@@ -106,6 +109,10 @@ async function main(argv: string[]): Promise<number> {
     case 'dlq': {
       const { dlqCommand } = await import('./commands/dlq.js');
       return dlqCommand(rest, (line) => process.stdout.write(`${line}\n`));
+    }
+    case 'events': {
+      const { eventsCommand } = await import('./commands/events.js');
+      return eventsCommand(rest, (line) => process.stdout.write(`${line}\n`));
     }
     default:
       throw usageError(`unknown command "${command}"`);

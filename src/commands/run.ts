@@ -85,7 +85,7 @@ export async function runService(
     logger,
   });
   const admin = new AdminApi(first.server.admin_token, logger.child({ stage: 'admin' }));
-  const deadLetterActions = addAdminRoutes(
+  const eventRedelivery = addAdminRoutes(
     admin,
     {
       configs: all,
@@ -112,6 +112,8 @@ export async function runService(
         eventConsole.deadLettersChanged();
       },
       reload: () => reloader.reload('POST /reload'),
+      recorderOf: (trigger) =>
+        lanes.find((l) => l.config.triggers.some((t) => t.name === trigger))?.pipeline?.recorder,
     },
     logger.child({ stage: 'dead-letters' }),
   );
@@ -125,7 +127,7 @@ export async function runService(
     {
       configs: all,
       backfillsOf,
-      redeliver: (id) => deadLetterActions.redeliver(id),
+      redeliver: (id, selected) => eventRedelivery.redeliver(id, selected),
       changeStore: (why, edit) => reloader.changeStore(why, edit),
     },
     logger.child({ stage: 'metadata' }),
@@ -199,6 +201,7 @@ export async function runService(
     logger.debug({ step: 'console' }, 'stopping');
     await eventConsole.close();
     await metadataApi.close();
+    await eventRedelivery.close();
     clearTimeout(watchdog);
     resolveExit(code);
   };

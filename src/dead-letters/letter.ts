@@ -1,5 +1,5 @@
-import type { AttemptError, DeliveryEvent } from '../core/delivery-event.js';
-import { formatLsn } from '../core/lsn.js';
+import type { AttemptError, DeliveryEvent, DeliveryTarget } from '../core/delivery-event.js';
+import { formatLsn, parseLsn } from '../core/lsn.js';
 import type { FinalFailure } from '../sinks/engine-hooks.js';
 import type { DeadLetter } from './store.js';
 
@@ -27,5 +27,39 @@ export function deadLetterOf(event: DeliveryEvent, failure: FinalFailure): DeadL
     firstAttemptAt: failure.firstAttemptAt,
     lastAttemptAt: failure.lastAttemptAt,
     deadLetteredAt: new Date(),
+  };
+}
+
+/** How the webhook sink wraps a batch's events (src/sinks/webhook/plugin.ts): a batch's letter holds one. */
+const BATCH_START = '{"events":[';
+const BATCH_END = ']}';
+
+/** A lone event in a batch's envelope: what a batch trigger's receiver reads and its dead letters keep. */
+export function inBatchEnvelope(eventBody: string): string {
+  return BATCH_START + eventBody + BATCH_END;
+}
+
+/**
+ * A letter as the event it was, for the invocation log to record its redelivery: the event's own body,
+ * out of a batch's envelope, so that the log keeps what a later redelivery wraps again.
+ */
+export function eventOfLetter(letter: DeadLetter, target: DeliveryTarget): DeliveryEvent {
+  const enveloped =
+    (target.batch?.maxEvents ?? 1) > 1 &&
+    letter.body.startsWith(BATCH_START) &&
+    letter.body.endsWith(BATCH_END);
+  const body = enveloped ? letter.body.slice(BATCH_START.length, -BATCH_END.length) : letter.body;
+  const dot = letter.table.indexOf('.');
+  return {
+    id: letter.id,
+    target,
+    orderingKey: letter.id,
+    op: letter.op as DeliveryEvent['op'],
+    table: letter.table,
+    relation: { schema: letter.table.slice(0, dot), name: letter.table.slice(dot + 1) },
+    commitLsn: parseLsn(letter.lsn),
+    body: () => body,
+    bytes: body.length,
+    settle: () => {},
   };
 }

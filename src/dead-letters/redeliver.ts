@@ -1,14 +1,15 @@
 import { headerSecrets, maskSecrets } from '../core/redact.js';
 import { userAgent } from '../core/version.js';
-import type { AttemptResult } from '../sinks/plugin.js';
+import type { DeliveryRecorder, SentAttempt } from '../sinks/engine-hooks.js';
 import { sinkTarget, type TriggerSink } from '../sinks/registry.js';
 import { attemptTrace } from '../sinks/trace.js';
 import { WebhookClient } from '../sinks/webhook/client.js';
+import { shownTransformed } from '../sinks/webhook/shown-request.js';
 import { signatureHeaders } from '../sinks/webhook/signature.js';
 import type { WebhookTarget } from '../sinks/webhook/target.js';
 import { TransformError } from '../sinks/webhook/transform.js';
 import { transformedAttempt } from '../sinks/webhook/transformed.js';
-import { lastErrorText } from './letter.js';
+import { eventOfLetter, lastErrorText } from './letter.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './store.js';
 import type { StoreScope } from './store-scope.js';
 
@@ -30,17 +31,21 @@ export interface RedeliveryResult {
   reason?: string;
 }
 
+/** Where the running service records a trigger's attempts (its pipeline's invocation log and console). */
+export type RecorderOf = (trigger: string) => DeliveryRecorder | undefined;
+
 /**
  * POSTs each matching letter's stored body once, in LSN order per store, with its trigger's current
  * URL, headers, timeout and signing secrets. A delivered letter leaves the store; a failed one stays,
  * with this attempt recorded. Shared by `walhook dlq redeliver` and `POST /dead-letters/redeliver`;
- * `onResult` sees each result as it comes.
+ * `onResult` sees each result as it comes; `recorderOf` records each attempt as the engine's are.
  */
 export async function redeliverLetters(
   scopes: readonly StoreScope[],
   configs: readonly PipelineTriggers[],
   filter: DeadLetterFilter,
   onResult: (result: RedeliveryResult) => void = () => {},
+  recorderOf: RecorderOf = () => undefined,
 ): Promise<RedeliveryResult[]> {
   const letters: { letter: DeadLetter; store: DeadLetterStore }[] = [];
   for (const scope of scopes) {
@@ -52,7 +57,8 @@ export async function redeliverLetters(
   const client = new WebhookClient({ userAgent: configs[0]?.user_agent ?? userAgent() });
   try {
     for (const { letter, store } of letters) {
-      const result = await redeliverOne(client, targets.get(letter.trigger), letter, store);
+      const recorder = recorderOf(letter.trigger);
+      const result = await redeliverOne(client, targets.get(letter.trigger), letter, store, recorder);
       results.push(result);
       onResult(result);
     }
@@ -72,12 +78,15 @@ function webhookTargets(configs: readonly PipelineTriggers[]): Map<string, Webho
   return targets;
 }
 
+/** One attempt at a letter as it went, in the shape the engine records its attempts in. */
+type Sent = Omit<SentAttempt, 'at' | 'currentRetry' | 'outcome'>;
+
 /** One attempt at a letter, or why none was made (its trigger's transform failed on it). */
 async function send(
   client: WebhookClient,
   target: WebhookTarget,
   letter: DeadLetter,
-): Promise<AttemptResult | string> {
+): Promise<Sent | string> {
   // The next attempt of the same trace, so receivers can follow it from the original attempts.
   const { traceparent } = attemptTrace(letter.id, letter.attempts + 1);
   const { transform } = target;
@@ -85,7 +94,7 @@ async function send(
     // A batch's letter holds a one-event envelope, a message of its own: it is signed under the event's id.
     const headers = signatureHeaders(target.secrets, letter.id, letter.body);
     headers.traceparent = traceparent;
-    return client.post(target, letter.body, headers);
+    return { body: letter.body, headers, result: await client.post(target, letter.body, headers) };
   }
   // The letter keeps the event as walhook renders it: the transform makes the request again.
   try {
@@ -97,7 +106,13 @@ async function send(
       letter.id,
     );
     headers.traceparent = traceparent;
-    return client.send(target, request, headers);
+    return {
+      body: request.body ?? '',
+      headers,
+      letterBody: letter.body,
+      sentAs: shownTransformed(target, request),
+      result: await client.send(target, request, headers),
+    };
   } catch (err) {
     if (err instanceof TransformError) return err.message;
     throw err;
@@ -109,6 +124,7 @@ async function redeliverOne(
   target: WebhookTarget | null | undefined,
   letter: DeadLetter,
   store: DeadLetterStore,
+  recorder: DeliveryRecorder | undefined,
 ): Promise<RedeliveryResult> {
   const { id, trigger } = letter;
   if (target === undefined) {
@@ -118,8 +134,15 @@ async function redeliverOne(
     return { id, trigger, outcome: 'kept', status: null, reason: 'trigger has no webhook to POST it to' };
   }
   const attemptedAt = new Date();
-  const result = await send(client, target, letter);
-  if (typeof result === 'string') return { id, trigger, outcome: 'kept', status: null, reason: result };
+  const sent = await send(client, target, letter);
+  if (typeof sent === 'string') return { id, trigger, outcome: 'kept', status: null, reason: sent };
+  const { result } = sent;
+  recorder?.attempt([eventOfLetter(letter, target)], {
+    ...sent,
+    at: attemptedAt,
+    currentRetry: letter.attempts,
+    outcome: result.error === undefined ? 'delivered' : 'failed',
+  });
   if (result.error === undefined) {
     await store.remove([letter.id]);
     return { id, trigger, outcome: 'delivered', status: result.status };

@@ -37,6 +37,13 @@ export interface LoggedEvent {
   durationMs: number;
 }
 
+/** An event's latest attempt with what a redelivery needs of it. */
+export interface LoggedDelivery extends LoggedAttempt {
+  firstAt: Date;
+  /** The event as walhook rendered it; null in a row written before walhook kept it. */
+  eventBody: string | null;
+}
+
 export interface LogQuery {
   trigger?: string | undefined;
   eventId?: string | undefined;
@@ -100,6 +107,19 @@ export class InvocationLogReader {
       params,
     );
     return result.rows.map((row) => ({ ...attemptOf(row), tries: row.tries, firstAt: row.first_at }));
+  }
+
+  /** The latest attempt of the event `eventId`, with its body; null when the log has none. */
+  async delivery(eventId: string): Promise<LoggedDelivery | null> {
+    const result = await this.#pool.query(
+      `SELECT ${ATTEMPT_COLUMNS},
+              CASE WHEN event_body = '' THEN request_body ELSE event_body END AS event_body,
+              min(at) OVER () AS first_at
+         FROM ${this.#table} WHERE event_id = $1 ORDER BY at DESC, id DESC LIMIT 1`,
+      [eventId],
+    );
+    const [row] = result.rows;
+    return row === undefined ? null : { ...attemptOf(row), firstAt: row.first_at, eventBody: row.event_body };
   }
 
   /** Events by their latest attempt, newest first, with that attempt's outcome. */

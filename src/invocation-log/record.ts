@@ -37,6 +37,11 @@ export interface InvocationRecord {
   requestHeaders: string;
   /** The event's own body: for an event of a batch, the body it alone would have had. */
   requestBody: string;
+  /**
+   * The event as walhook rendered it, before a request transform or a batch envelope, which a
+   * redelivery sends again; '' when that is `requestBody`, so the usual row keeps its body once.
+   */
+  eventBody: string;
   /** The start of the response, at most `max_response_bytes`, echoed secrets masked. */
   responseBody: string;
 }
@@ -89,6 +94,7 @@ export class RecordRenderer {
       requestHeaders: headers,
       // A batch's body holds every event's: kept whole on each row it would grow with the square of the batch.
       requestBody: events.length === 1 ? sent.body : event.body(sent.currentRetry),
+      eventBody: events.length === 1 ? this.#eventBody(event, sent) : '',
       responseBody,
     }));
   }
@@ -109,6 +115,13 @@ export class RecordRenderer {
       this.#shown.set(target, shown);
     }
     return shown;
+  }
+
+  /** A lone event's own body, where the request was not it: transformed, or a batch of one. */
+  #eventBody(event: DeliveryEvent, sent: SentAttempt): string {
+    if (sent.letterBody !== undefined) return sent.letterBody;
+    const batched = (event.target.batch?.maxEvents ?? 1) > 1;
+    return batched ? event.body(sent.currentRetry) : '';
   }
 
   /** The response's first `maxResponseBytes` bytes; a character cut in two becomes U+FFFD. */

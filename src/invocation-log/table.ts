@@ -38,12 +38,22 @@ export function createTableSql(table: string): string[] {
       request_method text,
       request_headers jsonb NOT NULL,
       request_body text NOT NULL,
-      response_body text NOT NULL
+      response_body text NOT NULL,
+      event_body text
     )`,
+    addEventBodySql(table),
     `CREATE INDEX IF NOT EXISTS ${index('event_id')} ON ${quoted} (event_id)`,
     `CREATE INDEX IF NOT EXISTS ${index('trigger_at')} ON ${quoted} (trigger, at DESC)`,
     `CREATE INDEX IF NOT EXISTS ${index('at')} ON ${quoted} USING brin (at)`,
   ];
+}
+
+/**
+ * A table made before walhook kept event bodies gains the column; its rows keep NULL there, and those
+ * events cannot be redelivered from the log.
+ */
+function addEventBodySql(table: string): string {
+  return `ALTER TABLE ${quotedTable(table).quoted} ADD COLUMN IF NOT EXISTS event_body text`;
 }
 
 /**
@@ -52,8 +62,16 @@ export function createTableSql(table: string): string[] {
  */
 export async function ensureTable(pool: pg.Pool, table: string, logger: Logger): Promise<void> {
   const { schema, quoted } = quotedTable(table);
-  const exists = await pool.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [quoted]);
-  if (exists.rows[0]?.oid != null) return;
+  const exists = await pool.query<{ oid: string | null; current: boolean }>(
+    `SELECT to_regclass($1)::oid AS oid,
+            EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'event_body' AND NOT attisdropped) AS current`,
+    [quoted],
+  );
+  const found = exists.rows[0];
+  if (found?.oid != null) {
+    if (!found.current) await addEventBody(pool, table, logger);
+    return;
+  }
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -78,5 +96,21 @@ export async function ensureTable(pool: pg.Pool, table: string, logger: Logger):
     throw err;
   } finally {
     client.release();
+  }
+}
+
+/** Brings a table of an earlier walhook up to date; a role that may not alter it gets the SQL to run. */
+async function addEventBody(pool: pg.Pool, table: string, logger: Logger): Promise<void> {
+  const sql = addEventBodySql(table);
+  try {
+    await pool.query(sql);
+    logger.info('invocation log table gained the event_body column');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err;
+    throw new WalhookError(
+      'WALHOOK_ERR_PERMISSION',
+      `invocation_log.table: ${table} lacks the event_body column and walhook may not add it: ${(err as Error).message} (have its owner run: ${sql};)`,
+      { cause: err },
+    );
   }
 }

@@ -56,9 +56,10 @@ const COLUMNS: readonly [string, (r: InvocationRecord) => unknown][] = [
   ['request_method', (r) => r.requestMethod],
   ['request_headers', (r) => r.requestHeaders],
   ['request_body', (r) => r.requestBody],
+  ['event_body', (r) => r.eventBody],
   ['response_body', (r) => r.responseBody],
 ];
-/** Rows per statement: 19,000 parameters, well under Postgres's 65,535. */
+/** Rows per statement: 20,000 parameters, well under Postgres's 65,535. */
 const STATEMENT_ROWS = 1_000;
 
 /**
@@ -72,7 +73,7 @@ const STATEMENT_ROWS = 1_000;
 export class InvocationLogWriter implements DeliveryRecorder {
   readonly #pool: pg.Pool;
   readonly #insertInto: string;
-  /** `($1, …, $19)`, `($20, …)`, … for the largest batch, cut to size per write. */
+  /** `($1, …, $20)`, `($21, …)`, … for the largest batch, cut to size per write. */
   readonly #rows: string[] = [];
   readonly #renderer: RecordRenderer;
   readonly #buffer: DropOldestBuffer<PendingAttempt>;
@@ -107,7 +108,7 @@ export class InvocationLogWriter implements DeliveryRecorder {
     this.#buffer = new DropOldestBuffer<PendingAttempt>(
       this.#limits.maxPending,
       this.#limits.maxPendingChars,
-      (pending) => pending.sent.body.length,
+      (pending) => pending.sent.body.length + (pending.sent.letterBody?.length ?? 0),
       (pending) => {
         this.#pendingRecords -= pending.events.length;
         this.#drop(pending.events.length, 'full');

@@ -90,6 +90,8 @@ export class Pipeline {
   private readonly sessions: TransactionSessions;
   /** What `stop` waits for at the moment, for the shutdown watchdog's message. */
   stoppingStep: string | null = null;
+  /** Where delivery attempts are kept (console, invocation log): the engine's and redeliveries'. */
+  readonly recorder: DeliveryRecorder | undefined;
   /** Backfills and manual invocations, once streaming. */
   backfills: Backfills | null = null;
   private stopping = false;
@@ -129,12 +131,13 @@ export class Pipeline {
     );
     this.deadLetters = openDeadLetterStore(config, this.logger.child({ stage: 'dead-letters' }));
     this.invocationLog = openInvocationLog(config, metrics, this.logger.child({ stage: 'sink' }));
+    this.recorder = bothRecorders(consoleHooks.recorder, this.invocationLog?.recorder);
     this.sink = new DeliveryEngine({
       logger: this.logger.child({ stage: 'sink' }),
       userAgent: config.user_agent,
       deadLetter: (event, failure) => this.deadLetter(event, failure),
       onAttempt: (info) => this.metrics.trigger(info.trigger).attempt(info),
-      recorder: bothRecorders(consoleHooks.recorder, this.invocationLog?.recorder),
+      recorder: this.recorder,
     });
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
     this.acknowledger = new Acknowledger(

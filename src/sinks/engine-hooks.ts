@@ -24,6 +24,8 @@ export interface SentAttempt {
   outcome: Outcome;
   /** The exact body sent; the same string the request carried, not a copy. */
   body: string;
+  /** The event before a request transform rendered it, where one did (the request's `letterBody`). */
+  letterBody?: string | undefined;
   /** The attempt's own headers (trace context, signature); the target's are the same every time. */
   headers: Readonly<Record<string, string>>;
   /** Set where the request was not the target's usual one (a request transform's). */

@@ -294,10 +294,10 @@ export class DeliveryEngine {
   ): void {
     const { recorder } = this.#options;
     if (recorder === undefined) return;
-    const { body, headers = NO_HEADERS, sentAs } = request;
+    const { body, headers = NO_HEADERS, sentAs, letterBody } = request;
     recorder.attempt(
       parcel.map((job) => job.event),
-      { at, currentRetry, outcome, body, headers, sentAs, result },
+      { at, currentRetry, outcome, body, headers, sentAs, letterBody, result },
     );
   }
 

@@ -240,11 +240,18 @@ test('event logs, invocation logs and an event by id come from the invocation lo
   const noTrigger = await metadata({ type: 'pg_get_event_logs', args: { name: 'nope' } });
   assert.equal(noTrigger.body.code, 'not-exists');
 
-  // Redelivered once the receiver is back: the dead letter goes, a second time finds none.
+  // Redelivered once the receiver is back: the dead letter goes; a second time, the invocation log
+  // has the event, delivered now, and sends it again.
   doomedUp = true;
   assert.deepEqual(await ok('pg_redeliver_event', { event_id: doomed.id }), { message: 'success' });
   assert.ok(receiver.accepted('/doomed').some((d) => d.body.id === doomed.id));
-  const again = await metadata({ type: 'pg_redeliver_event', args: { event_id: doomed.id } });
+  await waitUntil(async () => {
+    const logged: Json[] = await ok('pg_get_event_invocation_logs', { name: 'doomed', limit: 100 });
+    return logged.some((i) => i.event_id === doomed.id && i.status === 200);
+  }, 'the redelivery in the invocation log');
+  assert.deepEqual(await ok('pg_redeliver_event', { event_id: doomed.id }), { message: 'success' });
+  assert.equal(receiver.accepted('/doomed').filter((d) => d.body.id === doomed.id).length, 2);
+  const again = await metadata({ type: 'pg_redeliver_event', args: { event_id: 'no-such-event' } });
   assert.equal(again.status, 400);
   assert.equal(again.body.code, 'not-exists');
 });

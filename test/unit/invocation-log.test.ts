@@ -142,6 +142,7 @@ test('records carry the request with credentials masked and the response start, 
   assert.ok(!record.responseBody.includes('header-secret'), record.responseBody);
   assert.ok(Buffer.byteLength(record.responseBody) <= 40);
   assert.equal(record.requestBody, '{"n":1,"retry":2}');
+  assert.equal(record.eventBody, '', 'the request was the event: its body is kept once');
   assert.deepEqual(
     [record.attempt, record.status, record.outcome, record.errorType, record.lsn, record.tableName],
     [3, 503, 'retry', 'http', '0/1001', 'orders'],
@@ -149,23 +150,36 @@ test('records carry the request with credentials masked and the response start, 
 
   const batch = renderer.records({ events: [event(1), event(2)], sent: sent('') });
   assert.deepEqual(
-    batch.map((r) => [r.eventId, r.batchSize, r.requestBody]),
+    batch.map((r) => [r.eventId, r.batchSize, r.requestBody, r.eventBody]),
     [
-      ['event-1', 2, '{"n":1,"retry":2}'],
-      ['event-2', 2, '{"n":2,"retry":2}'],
+      ['event-1', 2, '{"n":1,"retry":2}', ''],
+      ['event-2', 2, '{"n":2,"retry":2}', ''],
     ],
     'each event of a batch keeps its own body',
   );
 
   // A request transform's request (already shown: masked by the plugin) replaces the target's.
   const sentAs = { method: 'PUT', url: 'https://hooks.example/put/1', headers: { 'x-added': '***' } };
-  const [transformed] = renderer.records({ events: [event(1)], sent: { ...sent(''), sentAs } });
+  const [transformed] = renderer.records({
+    events: [event(1)],
+    sent: { ...sent(''), sentAs, body: 'n=1', letterBody: '{"n":1,"retry":2}' },
+  });
+  assert.equal(transformed?.requestBody, 'n=1');
+  assert.equal(transformed?.eventBody, '{"n":1,"retry":2}', 'the event before its transform');
   assert.equal(transformed?.requestUrl, 'https://hooks.example/put/1');
   assert.equal(transformed?.requestMethod, 'PUT');
   assert.deepEqual(JSON.parse(transformed?.requestHeaders ?? '{}'), {
     'x-added': '***',
     traceparent: '00-a-b-01',
   });
+
+  // A batch of one is sent in its envelope: the event's own body is kept apart.
+  const batching = { ...target, batch: { maxEvents: 10, maxWaitMs: 5 } };
+  const [alone] = renderer.records({
+    events: [{ ...event(3), target: batching }],
+    sent: { ...sent(''), body: '{"events":[{"n":3,"retry":2}]}' },
+  });
+  assert.equal(alone?.eventBody, '{"n":3,"retry":2}');
 });
 
 test('a writer whose database is away never holds up attempts: it keeps the newest and counts the rest', async () => {

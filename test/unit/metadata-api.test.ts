@@ -10,6 +10,7 @@ import { eventOfAttempt, eventOfLetter, invocationRow } from '../../src/server/m
 import { exportMetadata } from '../../src/server/metadata-api/export.js';
 import { invokeEventTrigger, redeliverEvent } from '../../src/server/metadata-api/invoke.js';
 import { testWebhookTransform } from '../../src/server/metadata-api/transform.js';
+import { EventNotFound, RedeliveryRefused } from '../../src/service/redeliver-event.js';
 import { parseConfig } from '../helpers/config.js';
 
 const CONFIG = `
@@ -32,11 +33,14 @@ triggers:
 
 function context(
   configs: readonly Readonly<Config>[] = [parseConfig(CONFIG, 'walhook.yaml')],
+  redeliver: MetadataContext['redeliver'] = async (id) => {
+    throw new EventNotFound(`no dead letter and no event of the invocation log has id ${id}`);
+  },
 ): MetadataContext {
   return {
     configs,
     backfillsOf: () => null,
-    redeliver: async () => [],
+    redeliver,
     changeStore: async () => {
       throw new Error('not in these tests');
     },
@@ -239,7 +243,24 @@ test('operations name what is missing: triggers, sources, manual mode, dead lett
   await rejects(redeliverEvent({ event_id: 'x' }, context()), {
     code: 'not-exists',
     path: '$.args.event_id',
+    error: /among the dead letters or in the invocation log/,
   });
+  const refused = async () => {
+    throw new RedeliveryRefused('event trigger "gone" of event x is no longer in the config');
+  };
+  await rejects(redeliverEvent({ event_id: 'x' }, context(undefined, refused)), {
+    code: 'not-supported',
+    error: /"gone"/,
+  });
+  let looked: string[] = [];
+  const delivered: MetadataContext['redeliver'] = async (id, pipelines) => {
+    looked = pipelines.map((c) => c.pipeline);
+    return { id, trigger: 'orders', outcome: 'delivered', status: 200, from: 'invocation_log' };
+  };
+  assert.deepEqual(await redeliverEvent({ event_id: 'x' }, context(undefined, delivered)), {
+    message: 'success',
+  });
+  assert.deepEqual(looked, ['default']);
   const logs = new EventLogs(context().configs, pino({ level: 'silent' }));
   try {
     await rejects(logs.eventLogs({ name: 'orders' }, context()), {

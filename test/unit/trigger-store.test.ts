@@ -125,7 +125,9 @@ function memoryContext(configText = FILE) {
   const context: MetadataContext = {
     configs,
     backfillsOf: () => null,
-    redeliver: async () => [],
+    redeliver: async () => {
+      throw new Error('not in these tests');
+    },
     changeStore: async (_why, edit) => {
       const next = edit(store);
       const loaded = parseConfigs(configText, 'walhook.yaml', {}, dir, storeText(next));

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
-import { type RedeliveryResult, redeliverLetters } from '../../dead-letters/redeliver.js';
+import { type RecorderOf, redeliverLetters } from '../../dead-letters/redeliver.js';
 import type { DeadLetter, DeadLetterFilter } from '../../dead-letters/store.js';
 import { StoreScope, withStoreScopes } from '../../dead-letters/store-scope.js';
+import { EventNotFound, EventRedeliverer, RedeliveryRefused } from '../../service/redeliver-event.js';
 import type { ReloadReport } from '../../service/status.js';
 import type { AdminApi } from './admin-api.js';
 import { HttpError, parseBody } from './json.js';
@@ -19,6 +20,8 @@ export interface ServiceControl {
   deadLettersChanged(pipeline: string): void;
   /** Reads the config file again and applies its trigger changes (see docs/reload.md). */
   reload(): Promise<ReloadReport>;
+  /** Where a trigger's pipeline records attempts while it streams, so redeliveries show in its log. */
+  recorderOf: RecorderOf;
 }
 
 /** A selection of letters by id (the console's checkboxes) is at most this long. */
@@ -43,18 +46,14 @@ type Selection = z.output<typeof selectionSchema>;
 
 const pipelineSchema = z.strictObject({ pipeline: z.string().min(1).optional() });
 
-/** The dead-letter actions the routes take, for other endpoints (the metadata API) to share. */
-export interface DeadLetterActions {
-  /** Redelivers the letter with `id` (in turn with the routes' actions); empty when there is none. */
-  redeliver(id: string): Promise<RedeliveryResult[]>;
-}
-
 /**
- * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /pause`, `POST /resume`,
- * `POST /triggers/:name/pause`, `POST /triggers/:name/resume` and `POST /reload`. Dead letter
- * actions run one at a time, so two redeliveries never send the same letter twice.
+ * `POST /dead-letters/redeliver`, `POST /dead-letters/purge`, `POST /events/:id/redeliver`,
+ * `POST /pause`, `POST /resume`, `POST /triggers/:name/pause`, `POST /triggers/:name/resume` and
+ * `POST /reload`. Dead letter actions run one at a time, so two redeliveries never send the same
+ * letter twice. Returns the event redelivery the routes use, for other endpoints (the metadata API)
+ * to share.
  */
-export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: Logger): DeadLetterActions {
+export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: Logger): EventRedeliverer {
   let queue: Promise<unknown> = Promise.resolve();
   const oneAtATime = <T>(work: () => Promise<T>): Promise<T> => {
     const run = queue.then(work, work);
@@ -78,7 +77,9 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
   api.route('POST', '/dead-letters/redeliver', async ({ body }) => {
     const selection = parseBody(selectionSchema, body);
     const filter = letterFilter(selection);
-    const results = await onStores(selection, (scopes) => redeliverLetters(scopes, service.configs, filter));
+    const results = await onStores(selection, (scopes) =>
+      redeliverLetters(scopes, service.configs, filter, undefined, service.recorderOf),
+    );
     if (results.length === 0) throwIfNamed(selection);
     const redelivered = results.filter((r) => r.outcome === 'delivered').length;
     logger.info(
@@ -86,6 +87,35 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
       'dead letters redelivered',
     );
     return { body: { redelivered, kept: results.length - redelivered, results } };
+  });
+
+  const events = new EventRedeliverer(
+    service.configs,
+    (selected, work) =>
+      oneAtATime(async () => {
+        try {
+          return await withStoreScopes(service.configs, selected, logger, work);
+        } finally {
+          for (const config of selected) service.deadLettersChanged(config.pipeline);
+        }
+      }),
+    service.recorderOf,
+  );
+
+  // A dead letter or any event of the invocation log; 404 when neither, 409 when it cannot be sent.
+  api.route('POST', '/events/:id/redeliver', async ({ body, params }) => {
+    parseBody(z.strictObject({}), body);
+    const id = params.id as string;
+    try {
+      const result = await events.redeliver(id);
+      logger.info({ id, from: result.from, outcome: result.outcome }, 'event redelivered');
+      const { outcome, from, status, reason } = result;
+      return { body: { event_id: id, outcome, from, status, ...(reason !== undefined && { reason }) } };
+    } catch (err) {
+      if (err instanceof EventNotFound) throw new HttpError(404, err.message);
+      if (err instanceof RedeliveryRefused) throw new HttpError(409, err.message);
+      throw err;
+    }
   });
 
   api.route('POST', '/dead-letters/purge', async ({ body }) => {
@@ -134,13 +164,7 @@ export function addAdminRoutes(api: AdminApi, service: ServiceControl, logger: L
     return report.result === 'ok' ? { body: report } : { status: 409, body: report };
   });
 
-  return {
-    redeliver: async (id) => {
-      const results = await onStores({ id }, (scopes) => redeliverLetters(scopes, service.configs, { id }));
-      if (results.length > 0) logger.info({ id, outcome: results[0]?.outcome }, 'dead letter redelivered');
-      return results;
-    },
-  };
+  return events;
 }
 
 function letterFilter(selection: Selection): DeadLetterFilter {

@@ -2,7 +2,7 @@ import type { Backfills } from '../../backfill/open.js';
 import type { StoredTrigger } from '../../config/hasura/trigger-store.js';
 import { DEFAULT_PIPELINE } from '../../config/load.js';
 import type { Config, TriggerConfig } from '../../config/schema.js';
-import type { RedeliveryResult } from '../../dead-letters/redeliver.js';
+import type { EventRedelivery } from '../../service/redeliver-event.js';
 import { MetadataError, notExists } from './errors.js';
 
 /** What the operations act on: the running service. */
@@ -10,8 +10,8 @@ export interface MetadataContext {
   readonly configs: readonly Readonly<Config>[];
   /** The backfills of the pipeline streaming `trigger` in this process; null while it does not. */
   backfillsOf(trigger: string): Backfills | null;
-  /** Redelivers one dead letter; empty when there is none with that id. */
-  redeliver(id: string): Promise<RedeliveryResult[]>;
+  /** Redelivers a dead letter or logged event of `pipelines` (src/service/redeliver-event.ts). */
+  redeliver(id: string, pipelines: readonly Readonly<Config>[]): Promise<EventRedelivery>;
   /**
    * Changes the triggers of the metadata store and applies them to the running pipelines (see
    * src/commands/reloader.ts); throws, changing nothing, when `edit` throws or the result is refused.

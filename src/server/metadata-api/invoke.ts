@@ -5,6 +5,7 @@ import {
   BackfillForbidden,
   BackfillNotFound,
 } from '../../backfill/backfills.js';
+import { EventNotFound, RedeliveryRefused } from '../../service/redeliver-event.js';
 import { type MetadataContext, notStreaming, type Operation, pipelinesOf, triggerOf } from './context.js';
 import { MetadataError, notExists, parseArgs } from './errors.js';
 
@@ -28,7 +29,7 @@ export const invokeEventTrigger: Operation = async (args, context) => {
   if (!trigger.enable_manual) {
     throw new MetadataError(
       'not-supported',
-      `manual mode is not enabled for event trigger "${name}": set enable_manual: true on it in the config and restart`,
+      `manual mode is not enabled for event trigger "${name}": set enable_manual: true on it (in the config, then reload walhook; or pg_create_event_trigger with replace)`,
       '$.args.name',
     );
   }
@@ -42,32 +43,27 @@ export const invokeEventTrigger: Operation = async (args, context) => {
 };
 
 /**
- * `pg_redeliver_event`: a dead letter sent again now, with its trigger's current settings; delivered,
- * it leaves the dead letters, else it stays with this attempt recorded. Hasura redelivers any event of
- * its log; walhook keeps the bodies of dead letters only, so an event that was delivered is not one.
+ * `pg_redeliver_event`: a dead letter, or any event of the invocation log (delivered or not), sent
+ * again now with its trigger's current settings; delivered, it is no dead letter, else it is one with
+ * this attempt recorded. Hasura answers once the event is queued again; walhook once it was sent.
  */
 export const redeliverEvent: Operation = async (args, context: MetadataContext) => {
   const { event_id, source } = parseArgs(redeliverArgs, args);
-  pipelinesOf(context, source);
-  const results = await context.redeliver(event_id);
-  if (results.length === 0) {
-    throw notExists(
-      `event with id "${event_id}" does not exist among the dead letters (walhook redelivers dead letters only)`,
-      '$.args.event_id',
-    );
+  try {
+    await context.redeliver(event_id, pipelinesOf(context, source));
+  } catch (err) {
+    if (err instanceof EventNotFound) {
+      throw notExists(
+        `event with id "${event_id}" does not exist among the dead letters or in the invocation log`,
+        '$.args.event_id',
+      );
+    }
+    if (err instanceof RedeliveryRefused)
+      throw new MetadataError('not-supported', err.message, '$.args.event_id');
+    throw err;
   }
   return { message: 'success' };
 };
-
-/** Create and delete change the triggers of a running pipeline: not yet; the config does that. */
-export function notYet(what: string): Operation {
-  return async () => {
-    throw new MetadataError(
-      'not-supported',
-      `${what} is not supported yet: walhook does not change its triggers while it runs; edit the trigger in the config (or the Hasura metadata it imports) and restart walhook`,
-    );
-  };
-}
 
 function metadataError(err: unknown): unknown {
   if (err instanceof BackfillNotFound) return notExists(err.message, '$.args.name');
