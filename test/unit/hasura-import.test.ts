@@ -30,7 +30,7 @@ test('the import report: one line per trigger, skipped sources, the tables that 
   const result = run();
   const at = (table: string, source = 'default') => `(source ${source}, table ${table})`;
   assert.deepEqual(result.lines, [
-    `trigger order_created ${at('orders')}: mapped with a note: cleanup_config: accepted; walhook keeps no event log, so there is nothing to clean`,
+    `trigger order_created ${at('orders')}: mapped with a note: cleanup_config: accepted; walhook keeps no event log, and its invocation_log (if on) is pruned by the pipeline's invocation_log.retention: 168h, not per trigger`,
     `trigger order_status_changed ${at('orders')}: mapped`,
     `trigger order_deleted ${at('orders')}: mapped`,
     `trigger order_line_changed ${at('sales."Order Lines"')}: mapped`,

@@ -159,7 +159,7 @@ test('cleanup_config is accepted with a note; update and delete need old rows', 
     VERSION,
   );
   assert.deepEqual(result.notes, [
-    'cleanup_config: accepted; walhook keeps no event log, so there is nothing to clean',
+    "cleanup_config: accepted; walhook keeps no event log, and its invocation_log (if on) is pruned by the pipeline's invocation_log.retention: 168h, not per trigger",
   ]);
   assert.equal(result.needsOldRows, false);
   assert.equal(

@@ -203,9 +203,7 @@ function mapKeys(hasura: Mapping, table: TableName, hasuraVersion: string, notes
       'an event trigger does nothing with the answer it gets besides its status, so walhook has nothing to transform; remove it',
     );
   }
-  if (hasura.cleanup_config != null) {
-    notes.push('cleanup_config: accepted; walhook keeps no event log, so there is nothing to clean');
-  }
+  if (hasura.cleanup_config != null) notes.push(`cleanup_config: ${cleanupNote(hasura.cleanup_config)}`);
   const onReplication = hasura.trigger_on_replication ?? false;
   if (typeof onReplication !== 'boolean')
     throw new Unsupported('trigger_on_replication', 'expected true or false');
@@ -226,6 +224,16 @@ function mapKeys(hasura: Mapping, table: TableName, hasuraVersion: string, notes
     // Receivers written for Hasura may validate the body strictly.
     payload_format: 'hasura',
   };
+}
+
+/**
+ * walhook has no event log to clean; what it keeps is the pipeline's `invocation_log`, pruned by its
+ * `retention` (one per pipeline, not per trigger), which is where `clear_older_than` belongs.
+ */
+function cleanupNote(cleanup: unknown): string {
+  const hours = (cleanup as { clear_older_than?: unknown }).clear_older_than;
+  const retention = typeof hours === 'number' && hours > 0 ? `retention: ${hours}h` : 'retention';
+  return `accepted; walhook keeps no event log, and its invocation_log (if on) is pruned by the pipeline's invocation_log.${retention}, not per trigger`;
 }
 
 /** Maps one entry of a table's `event_triggers`. */
