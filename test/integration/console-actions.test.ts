@@ -54,6 +54,8 @@ server:
   host: 127.0.0.1
   port: \${PORT}
   admin_token: \${ADMIN_TOKEN}
+# Redeliver sends a delivered event again from the log.
+invocation_log: { table: walhook.console_actions_log }
 triggers:
   - name: items
     table: items
@@ -286,12 +288,14 @@ test("Invocations: Redeliver is disabled without a token; with one it shows walh
   await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
   await opener.click();
   await redeliver.click();
-  // The route is another change's: its answer, or walhook's 404 where it is absent, is one line.
   await waitForText(
     detail.getByRole('status'),
-    /^(Redelivered event .+: \w+\.|walhook answered 404: .+)$/,
+    /^Redelivered event .+: delivered\.$/,
     'the redelivery answer',
   );
+  const sent = () => receiver.at('/items').filter((d) => d.body.id === eventId);
+  await waitUntil(() => sent().length === 2, 'the event a second time at the receiver');
+  assert.deepEqual(sent()[1]?.body.event, sent()[0]?.body.event, 'the same event again');
 });
 
 test('on a phone the Triggers view with its actions fits the width', async () => {
