@@ -15,18 +15,34 @@ export interface ReceiverOptions {
   onEvent?: (createdAt: string) => void;
 }
 
+/** The first request a receiver got, as the HTTP ceiling replays it (see http-ceiling.ts). */
+export interface SampleRequest {
+  headers: Record<string, string>;
+  body: string;
+}
+
 /** A webhook receiver on 127.0.0.1 (node:http, keep-alive) that answers 200 and counts events. */
 export async function startReceiver(options: ReceiverOptions) {
   const parse = options.count === 'events' || options.onEvent !== undefined;
   let events = 0;
   let requests = 0;
+  let bodyBytes = 0;
   let firstAt = 0;
   let lastAt = 0;
+  let sample: SampleRequest | undefined;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    if (parse) req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // Counting requests, bodies are read only until one is kept as the sample: a handful of reads.
+    if (parse || sample === undefined) req.on('data', (chunk: Buffer) => chunks.push(chunk));
     else req.resume();
+    bodyBytes += Number(req.headers['content-length'] ?? 0);
     req.on('end', () => {
+      if (sample === undefined) {
+        sample = {
+          headers: req.headers as Record<string, string>,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
+      }
       let received = 1;
       if (parse) {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -48,6 +64,10 @@ export async function startReceiver(options: ReceiverOptions) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     events: () => events,
+    requests: () => requests,
+    /** Bytes of request bodies received, by their Content-Length. */
+    bodyBytes: () => bodyBytes,
+    sample: () => sample,
     /** `performance.now()` when the first and the latest request arrived. */
     firstAt: () => firstAt,
     lastAt: () => lastAt,

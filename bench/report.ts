@@ -2,32 +2,27 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import type { Database } from '../test/helpers/database.js';
 import { ROOT } from '../test/helpers/walhook.js';
+import { CPU_PER, cpuPerChanges } from './cpu.js';
+import { sourceRows } from './report-source.js';
+import { fixed, integer, ms, seconds, Table } from './report-table.js';
 import type { RunResult, SuiteOptions } from './suite.js';
 import type { Throughput } from './throughput.js';
 
 /** The targets each measure is reported against (pass or miss), as docs/benchmarks.md sets them out. */
 const TARGETS = {
   perPostRate: 15_000,
-  /** The batch size whose ratio to the counting consumer has a target. */
+  /** The batch size whose ratios to the counting consumer have targets. */
   batch: 100,
   batchRatio: 0.7,
+  /** walhook's CPU per change against the counting consumer's, at most. */
+  cpuRatio: 2,
+  /** walhook's CPU per change against `BENCH_CPU_BASELINE`, at most. */
+  cpuBaselineRatio: 0.6,
+  /** One event per POST against the HTTP ceiling, at least. */
+  ceilingRatio: 0.8,
   p99Ms: 50,
   peakRssBytes: 150e6,
-  streamingSlowdown: 0.05,
 };
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
-
-const integer = (n: number) => Math.round(n).toLocaleString('en');
-const fixed = (digits: number) => (n: number) => n.toFixed(digits);
-const percent = (n: number) => `${n >= 0 ? '+' : '−'}${Math.abs(n * 100).toFixed(1)}%`;
-const verdict = (pass: boolean) => (pass ? 'pass' : '**miss**');
 
 /** The commit dist/ was built from, and whether src/ differed from it: which walhook was measured. */
 function build(): string {
@@ -51,12 +46,120 @@ export function describeMachine(db: Database): string {
   );
 }
 
-interface Row {
-  measure: string;
-  median: string;
-  runs: string;
-  target?: string;
-  result?: string;
+const cpuPer = (t: Throughput) => cpuPerChanges(t.cpuSec, t.events);
+
+/** Changes per second of walhook and of the two Node consumers, and the ratios between them. */
+function throughputRows(table: Table, results: RunResult[], options: SuiteOptions): void {
+  const values = (pick: (r: RunResult) => number) => results.map(pick);
+  const perPost = { label: '1 event per POST', size: 1, pick: (r: RunResult) => r.perPost.rate };
+  const batched = options.batches.map((size) => ({
+    label: `${integer(size)} events per POST`,
+    size,
+    pick: (r: RunResult) => (r.batched.get(size) as Throughput).rate,
+  }));
+  table.add(`walhook, ${perPost.label} (changes/s)`, values(perPost.pick), integer, {
+    text: `≥ ${integer(TARGETS.perPostRate)}`,
+    pass: (m) => m >= TARGETS.perPostRate,
+  });
+  for (const { label, pick } of batched) table.add(`walhook, ${label} (changes/s)`, values(pick), integer);
+  table.add(
+    'walhook, 1 event per POST, invocation log on (changes/s)',
+    values((r) => r.logged.rate),
+    integer,
+  );
+  table.add(
+    'invocation log on / off, 1 event per POST',
+    values((r) => r.logged.rate / r.perPost.rate),
+    fixed(2),
+  );
+  table.add(
+    'walhook, 1 event per POST, request transform (changes/s)',
+    values((r) => r.transformed.rate),
+    integer,
+  );
+  table.add(
+    'request transform / none, 1 event per POST',
+    values((r) => r.transformed.rate / r.perPost.rate),
+    fixed(2),
+  );
+  table.add(
+    'counting consumer (changes/s)',
+    values((r) => r.counting.rate),
+    integer,
+  );
+  for (const { label, pick, size } of [perPost, ...batched]) {
+    table.add(
+      `walhook / counting consumer, ${label}`,
+      values((r) => pick(r) / r.counting.rate),
+      fixed(2),
+      size === TARGETS.batch
+        ? { text: `≥ ${TARGETS.batchRatio.toFixed(2)}`, pass: (m) => m >= TARGETS.batchRatio }
+        : undefined,
+    );
+  }
+  table.add(
+    'decoding consumer (changes/s)',
+    values((r) => r.decoding.rate),
+    integer,
+  );
+  const batch = `${integer(TARGETS.batch)} events per POST`;
+  table.add(
+    `walhook / decoding consumer, ${batch}`,
+    values((r) => (r.batched.get(TARGETS.batch) as Throughput).rate / r.decoding.rate),
+    fixed(2),
+  );
+  table.add(
+    'HTTP ceiling: bare undici client, 1 event per POST (requests/s)',
+    values((r) => r.ceiling.rate),
+    integer,
+  );
+  table.add(
+    'walhook / HTTP ceiling, 1 event per POST',
+    values((r) => r.perPost.rate / r.ceiling.rate),
+    fixed(2),
+    {
+      text: `≥ ${TARGETS.ceilingRatio.toFixed(2)}`,
+      pass: (m) => m >= TARGETS.ceilingRatio,
+    },
+  );
+}
+
+/** Process CPU per 100,000 changes over a backlog's drain, and walhook's against the counting consumer's. */
+function cpuRows(table: Table, results: RunResult[], options: SuiteOptions): void {
+  const per = `per ${integer(CPU_PER)} changes`;
+  const batch = `${integer(TARGETS.batch)} events per POST`;
+  const walhook = (r: RunResult) => cpuPer(r.batched.get(TARGETS.batch) as Throughput);
+  table.add(`walhook CPU ${per}, ${batch}`, results.map(walhook), seconds);
+  table.add(
+    `walhook CPU ${per}, 1 event per POST`,
+    results.map((r) => cpuPer(r.perPost)),
+    seconds,
+  );
+  table.add(
+    `counting consumer CPU ${per}`,
+    results.map((r) => cpuPer(r.counting)),
+    seconds,
+  );
+  table.add(
+    `decoding consumer CPU ${per}`,
+    results.map((r) => cpuPer(r.decoding)),
+    seconds,
+  );
+  table.add(
+    `walhook / counting consumer, CPU per change, ${batch}`,
+    results.map((r) => walhook(r) / cpuPer(r.counting)),
+    fixed(2),
+    { text: `≤ ${TARGETS.cpuRatio.toFixed(2)}`, pass: (m) => m <= TARGETS.cpuRatio },
+  );
+  const baseline = options.cpuBaseline;
+  if (baseline !== undefined) {
+    table.add(
+      `walhook CPU per change / BENCH_CPU_BASELINE (${seconds(baseline)} ${per}), ${batch}`,
+      results.map((r) => walhook(r) / baseline),
+      fixed(2),
+      { text: `≤ ${TARGETS.cpuBaselineRatio.toFixed(2)}`, pass: (m) => m <= TARGETS.cpuBaselineRatio },
+    );
+  }
 }
 
 /**
@@ -65,79 +168,20 @@ interface Row {
  * measured minutes apart, so a noisy spell on the machine weighs on them alike.
  */
 export function renderReport(results: RunResult[], options: SuiteOptions, machine: string): string {
-  const rows: Row[] = [];
-  const add = (
-    measure: string,
-    values: number[],
-    format: (n: number) => string,
-    target?: { text: string; pass: (median: number) => boolean },
-  ) => {
-    const m = median(values);
-    rows.push({
-      measure,
-      median: format(m),
-      runs: values.map(format).join(' · '),
-      ...(target ? { target: target.text, result: verdict(target.pass(m)) } : {}),
-    });
-  };
+  const table = new Table();
   const each = (pick: (r: RunResult) => number, format: (n: number) => string) =>
     results.map((r) => format(pick(r))).join(' · ');
 
-  const perPost = { label: '1 event per POST', size: 1, pick: (r: RunResult) => r.perPost.rate };
-  const batched = options.batches.map((size) => ({
-    label: `${integer(size)} events per POST`,
-    size,
-    pick: (r: RunResult) => (r.batched.get(size) as Throughput).rate,
-  }));
-  add(`walhook, ${perPost.label} (changes/s)`, results.map(perPost.pick), integer, {
-    text: `≥ ${integer(TARGETS.perPostRate)}`,
-    pass: (m) => m >= TARGETS.perPostRate,
-  });
-  for (const { label, pick } of batched) add(`walhook, ${label} (changes/s)`, results.map(pick), integer);
-  add(
-    'walhook, 1 event per POST, invocation log on (changes/s)',
-    results.map((r) => r.logged.rate),
-    integer,
-  );
-  add(
-    'invocation log on / off, 1 event per POST',
-    results.map((r) => r.logged.rate / r.perPost.rate),
-    fixed(2),
-  );
-  add(
-    'walhook, 1 event per POST, request transform (changes/s)',
-    results.map((r) => r.transformed.rate),
-    integer,
-  );
-  add(
-    'request transform / none, 1 event per POST',
-    results.map((r) => r.transformed.rate / r.perPost.rate),
-    fixed(2),
-  );
-  add(
-    'counting consumer (changes/s)',
-    results.map((r) => r.counting.rate),
-    integer,
-  );
-  for (const { label, pick, size } of [perPost, ...batched]) {
-    add(
-      `walhook / counting consumer, ${label}`,
-      results.map((r) => pick(r) / r.counting.rate),
-      fixed(2),
-      size === TARGETS.batch
-        ? { text: `≥ ${TARGETS.batchRatio.toFixed(2)}`, pass: (m) => m >= TARGETS.batchRatio }
-        : undefined,
-    );
-  }
+  throughputRows(table, results, options);
+  cpuRows(table, results, options);
 
-  const ms = (n: number) => `${n.toFixed(1)} ms`;
   const at = `at ${integer(options.latencyRate)} changes/s`;
-  add(
+  table.add(
     `latency p50 ${at}, commit to receiver`,
     results.map((r) => r.latency.p50),
     ms,
   );
-  add(
+  table.add(
     `latency p99 ${at}`,
     results.map((r) => r.latency.p99),
     ms,
@@ -146,13 +190,13 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
       pass: (m) => m < TARGETS.p99Ms,
     },
   );
-  add(
+  table.add(
     `latency max ${at}`,
     results.map((r) => r.latency.max),
     ms,
   );
 
-  add(
+  table.add(
     `peak RSS, ${integer(options.memoryBacklog)}-change backlog, receiver answering after 1 s`,
     results.map((r) => r.memory.peakMiB),
     (n) => `${n.toFixed(0)} MiB`,
@@ -162,57 +206,12 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
     },
   );
 
-  const setups = [
-    ['no capture', 'none'],
-    ['slot read by the counting consumer', 'slot'],
-    ['walhook streaming', 'walhook'],
-    ['event-log trigger', 'trigger'],
-    ['session capture trigger (hasura.user set)', 'session'],
-  ] as const;
-  const seconds = (n: number) => `${n.toFixed(2)} s`;
-  for (const [label, setup] of setups) {
-    add(
-      `bulk insert of ${integer(options.bulkRows)} rows, ${label}`,
-      results.map((r) => r.source[setup].bulkSec),
-      seconds,
-    );
-  }
-  for (const [label, setup] of setups.slice(1)) {
-    add(
-      `bulk insert time vs no capture, ${label}`,
-      results.map((r) => r.source[setup].bulkSec / r.source.none.bulkSec - 1),
-      percent,
-    );
-  }
-  const load = `${options.loadClients} clients of single-row inserts`;
-  for (const [label, setup] of setups) {
-    add(
-      `${load}, ${label} (TPS)`,
-      results.map((r) => r.source[setup].tps),
-      integer,
-    );
-  }
-  for (const [label, setup] of setups.slice(1)) {
-    add(
-      `TPS vs no capture, ${label}`,
-      results.map((r) => r.source[setup].tps / r.source.none.tps - 1),
-      percent,
-      setup === 'walhook'
-        ? {
-            text: `slowdown < ${TARGETS.streamingSlowdown * 100}%`,
-            pass: (m) => -m < TARGETS.streamingSlowdown,
-          }
-        : undefined,
-    );
-  }
+  sourceRows(table, results, options);
 
-  const table = [
-    '| measure | median | runs | target | result |',
-    '|---|--:|--:|---|---|',
-    ...rows.map((r) => `| ${r.measure} | ${r.median} | ${r.runs} | ${r.target ?? ''} | ${r.result ?? ''} |`),
-  ];
   const notes = [
     `- Throughput: a backlog of ${integer(options.backlog)} inserts in one transaction (6 columns), timed from the moment a walsender holds the slot to the last change received; that includes Postgres decoding the whole transaction before it sends the first change (first change after ${each((r) => r.counting.firstSec, seconds)} for the counting consumer, ${each((r) => r.perPost.firstSec, seconds)} for walhook one per POST). The receiver shares this machine and answers 200 at once; batched bodies are parsed to count their events.`,
+    `- CPU: user + system over the same drain, from the moment the slot is seen taken to the last change received; walhook's from /proc/PID/stat (${each((r) => (r.batched.get(TARGETS.batch) as Throughput).cpuSec, seconds)} for ${integer(TARGETS.batch)} per POST), the consumers' from \`process.cpuUsage()\` of the bench process, which does nothing else meanwhile (counting ${each((r) => r.counting.cpuSec, seconds)}).`,
+    `- HTTP ceiling: a bare undici client in its own process, ${each((r) => r.ceiling.requests, integer)} POSTs of ${each((r) => r.ceiling.bodyBytes, integer)} bytes (walhook's first body, padded to its mean size, with its headers), as many in flight as walhook's default \`concurrency\`, to a receiver like walhook's.`,
     `- Latency: a writer commits what is due every ~5 ms for ${options.latencySec} s (achieved ${each((r) => r.latency.rate, integer)} changes/s, ${each((r) => r.latency.events, integer)} events); one event per POST; arrival time minus \`created_at\` (the commit time).`,
     `- Memory: walhook paused reading at its in-flight limit ${each(
       (r) => r.memory.pausedAfterSec,
@@ -230,7 +229,7 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
     `machine: ${machine}`,
     `${results.length} run${results.length === 1 ? '' : 's'}; medians, and each run's figure in order`,
     '',
-    ...table,
+    ...table.lines(),
     '',
     ...notes,
     '',

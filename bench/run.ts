@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: walhook's throughput (one event per POST and batched) against a counting pgoutput
- * consumer, its latency at a steady rate, its peak memory under backpressure, and what capture
- * costs the source next to an event-log trigger. Progress goes to stderr; stdout gets one markdown
+ * `npm run bench`: walhook's throughput (one event per POST and batched) and CPU per change against a
+ * counting and a decoding pgoutput consumer and a bare HTTP client, its latency at a steady rate, its
+ * peak memory under backpressure, and what capture costs the source next to an event-log trigger. Progress goes to stderr; stdout gets one markdown
  * table for docs/benchmarks.md. Not part of `npm test` (test/integration/bench-smoke.test.ts is).
  */
 import { startDatabase } from '../test/helpers/database.js';
@@ -17,6 +17,15 @@ function knob(name: string, fallback: number): number {
   return value;
 }
 
+/** A positive number, or undefined when unset: a figure from an earlier run to compare against. */
+function figure(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${text}: expected a positive number`);
+  return value;
+}
+
 const options = {
   runs: knob('BENCH_RUNS', 3),
   backlog: knob('BENCH_BACKLOG', 200_000),
@@ -29,6 +38,7 @@ const options = {
   loadSec: knob('BENCH_LOAD_SEC', 20),
   loadClients: knob('BENCH_LOAD_CLIENTS', 4),
   generator: await findLoadGenerator(),
+  cpuBaseline: figure('BENCH_CPU_BASELINE'),
   log: (line: string) => process.stderr.write(`${line}\n`),
 };
 

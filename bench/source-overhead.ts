@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Database } from '../test/helpers/database.js';
-import { startCountingConsumer } from './counting-consumer.js';
+import { startCountingConsumer } from './consumers.js';
 import { pollUntil } from './poll.js';
 import { startReceiver } from './receiver.js';
 import { type Bench, Walhook } from './walhook.js';

@@ -1,8 +1,14 @@
 import type { Database } from '../test/helpers/database.js';
+import { type HttpCeiling, httpCeiling } from './http-ceiling.js';
 import { type Latency, latency } from './latency.js';
 import { type Memory, peakRss } from './memory.js';
 import { type LoadGenerator, type SourceOverhead, sourceOverhead } from './source-overhead.js';
-import { countingConsumer, type Throughput, walhookThroughput } from './throughput.js';
+import {
+  consumerThroughput,
+  type Throughput,
+  type WalhookThroughput,
+  walhookThroughput,
+} from './throughput.js';
 import { type Bench, snapshotBuild } from './walhook.js';
 import { prepareDatabase } from './workload.js';
 
@@ -21,13 +27,19 @@ export interface SuiteOptions {
   loadSec: number;
   loadClients: number;
   generator: LoadGenerator;
+  /** walhook's CPU seconds per 100,000 changes (100 per POST) in an earlier run, to compare against. */
+  cpuBaseline?: number | undefined;
   /** Progress, one line per measure. */
   log: (line: string) => void;
 }
 
 export interface RunResult {
   counting: Throughput;
-  perPost: Throughput;
+  /** pg-logical-replication decoding each change and `JSON.stringify` of each row. */
+  decoding: Throughput;
+  perPost: WalhookThroughput;
+  /** A bare undici client POSTing bodies like walhook's one-per-POST ones to the same kind of receiver. */
+  ceiling: HttpCeiling;
   /** One event per POST with the invocation log on: one row per event. */
   logged: Throughput;
   /** One event per POST, each request rendered by a typical request transform. */
@@ -65,10 +77,17 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
       return result;
     };
     const counting = await step('counting consumer', () =>
-      countingConsumer(db, options.backlog, `counting_${run}`),
+      consumerThroughput(db, 'counting', options.backlog, `counting_${run}`),
+    );
+    const decoding = await step('decoding consumer', () =>
+      consumerThroughput(db, 'decoding', options.backlog, `decoding_${run}`),
     );
     const perPost = await step('walhook, 1 event per POST', () =>
       walhookThroughput(bench, options.backlog, 1, `per_post_${run}`),
+    );
+    // Right after walhook's, so the two meet the machine in the same state.
+    const ceiling = await step('HTTP ceiling, bare undici client', () =>
+      httpCeiling(perPost.sample, perPost.bodyBytes, options.backlog),
     );
     const logged = await step('walhook, 1 event per POST, invocation log on', () =>
       walhookThroughput(bench, options.backlog, 1, `logged_${run}`, { invocationLog: true }),
@@ -100,7 +119,18 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
         slot: `source_${run}`,
       }),
     );
-    results.push({ counting, perPost, logged, transformed, batched, latency: lat, memory, source });
+    results.push({
+      counting,
+      decoding,
+      perPost,
+      ceiling,
+      logged,
+      transformed,
+      batched,
+      latency: lat,
+      memory,
+      source,
+    });
   }
   return results;
 }

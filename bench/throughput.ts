@@ -1,7 +1,8 @@
 import type { Database } from '../test/helpers/database.js';
-import { startCountingConsumer } from './counting-consumer.js';
+import { type SlotConsumer, startCountingConsumer, startDecodingConsumer } from './consumers.js';
+import { ownCpuSec, processCpuSec } from './cpu.js';
 import { pollUntil } from './poll.js';
-import { startReceiver } from './receiver.js';
+import { type SampleRequest, startReceiver } from './receiver.js';
 import { type Bench, type BenchTrigger, Walhook } from './walhook.js';
 import { dropSlot, fillBacklog, PUBLICATIONS, slotActive, TABLES } from './workload.js';
 
@@ -21,30 +22,57 @@ export interface Throughput {
   events: number;
   /** Seconds until the first change arrived. */
   firstSec: number;
+  /**
+   * CPU seconds (user + system) the consumer's process used from the moment the slot was seen taken
+   * (before the first change arrives, as Postgres decodes the transaction first) to the last change.
+   */
+  cpuSec: number;
 }
 
-function throughput(events: number, acquiredAt: number, firstAt: number, lastAt: number): Throughput {
+/** walhook's, with what the HTTP ceiling needs to send requests like those of one event per POST. */
+export interface WalhookThroughput extends Throughput {
+  /** The first request walhook sent. */
+  sample: SampleRequest;
+  /** Mean bytes of a request body. */
+  bodyBytes: number;
+}
+
+function throughput(
+  events: number,
+  cpuSec: number,
+  acquiredAt: number,
+  firstAt: number,
+  lastAt: number,
+): Throughput {
   // Polling can notice the slot taken only after the first change arrived.
   const start = Math.min(acquiredAt, firstAt);
-  return { rate: events / ((lastAt - start) / 1000), events, firstSec: (firstAt - start) / 1000 };
+  return { rate: events / ((lastAt - start) / 1000), events, firstSec: (firstAt - start) / 1000, cpuSec };
 }
 
-/** The counting consumer (see counting-consumer.ts) draining a backlog. */
-export async function countingConsumer(db: Database, backlog: number, slot: string): Promise<Throughput> {
+const CONSUMERS = { counting: startCountingConsumer, decoding: startDecodingConsumer };
+
+/**
+ * A Node consumer of consumers.ts draining a backlog in this process. Its CPU is this process's
+ * (`process.cpuUsage()`) over the drain: nothing else runs here then, not even a poll.
+ */
+export async function consumerThroughput(
+  db: Database,
+  kind: keyof typeof CONSUMERS,
+  backlog: number,
+  slot: string,
+): Promise<Throughput> {
   await fillBacklog(db, slot, backlog);
-  const consumer = startCountingConsumer(db, slot, PUBLICATIONS.backlog);
+  const consumer: SlotConsumer = CONSUMERS[kind](db, slot, PUBLICATIONS.backlog);
   try {
     const acquiredAt = await pollUntil(
       async () => consumer.assertAlive() && (consumer.inserts() > 0 || (await slotActive(db, slot))),
       'the slot to be read',
       60_000,
     );
-    await pollUntil(
-      () => consumer.assertAlive() && consumer.inserts() >= backlog,
-      `${backlog} inserts`,
-      timeoutFor(backlog),
-    );
-    return throughput(consumer.inserts(), acquiredAt, consumer.firstAt(), consumer.lastAt());
+    const cpuBefore = ownCpuSec();
+    await consumer.drained(backlog, timeoutFor(backlog));
+    const cpuSec = ownCpuSec() - cpuBefore;
+    return throughput(consumer.inserts(), cpuSec, acquiredAt, consumer.firstAt(), consumer.lastAt());
   } finally {
     await consumer.stop();
     await dropSlot(db, slot);
@@ -54,7 +82,8 @@ export async function countingConsumer(db: Database, backlog: number, slot: stri
 /**
  * walhook delivering a backlog, `batch` events per POST, to a receiver answering 200 at once; with
  * `invocationLog`, every attempt is also written to the invocation log; with `transform`, each
- * request goes through a typical request transform (see `BenchTrigger`).
+ * request goes through a typical request transform (see `BenchTrigger`). Its CPU is the walhook
+ * process's, from /proc/PID/stat.
  */
 export async function walhookThroughput(
   bench: Bench,
@@ -62,7 +91,7 @@ export async function walhookThroughput(
   batch: number,
   slot: string,
   options: Pick<BenchTrigger, 'invocationLog' | 'transform'> = {},
-): Promise<Throughput> {
+): Promise<WalhookThroughput> {
   const { db } = bench;
   const receiver = await startReceiver({ count: batch > 1 ? 'events' : 'requests' });
   try {
@@ -85,12 +114,19 @@ export async function walhookThroughput(
         'walhook to read its slot',
         60_000,
       );
+      const pid = walhook.child.pid as number;
+      const cpuBefore = processCpuSec(pid);
       await walhook.whileRunning(
         () => receiver.events() >= backlog,
         `${backlog} events`,
         timeoutFor(backlog),
       );
-      return throughput(receiver.events(), acquiredAt, receiver.firstAt(), receiver.lastAt());
+      const cpuSec = processCpuSec(pid) - cpuBefore;
+      return {
+        ...throughput(receiver.events(), cpuSec, acquiredAt, receiver.firstAt(), receiver.lastAt()),
+        sample: receiver.sample() as SampleRequest,
+        bodyBytes: receiver.bodyBytes() / receiver.requests(),
+      };
     } finally {
       await walhook.stop();
     }

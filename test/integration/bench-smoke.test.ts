@@ -62,6 +62,24 @@ test('the benchmark suite runs every measure at tiny sizes and reports finite, p
   }
 
   assert.equal(result.counting.events, SIZES.backlog, 'the counting consumer saw every insert');
+  assert.equal(result.decoding.events, SIZES.backlog, 'the decoding consumer saw every insert');
+  assert.equal(result.ceiling.requests, SIZES.backlog, 'the HTTP ceiling: every request counted once');
+  // The figures the CPU and ceiling rows are made of (all also checked positive above).
+  for (const [what, n] of [
+    ['counting consumer CPU', result.counting.cpuSec],
+    ['decoding consumer CPU', result.decoding.cpuSec],
+    ['walhook CPU, 100 per POST', result.batched.get(100)?.cpuSec],
+    ['walhook CPU, 1 per POST', result.perPost.cpuSec],
+    ['HTTP ceiling rate', result.ceiling.rate],
+    ['walhook body bytes', result.perPost.bodyBytes],
+  ] as const) {
+    assert.ok(n !== undefined && Number.isFinite(n) && n > 0, `${what} = ${n}`);
+  }
+  // Padded to walhook's mean; only a first body longer than the mean would stay longer.
+  assert.ok(
+    result.ceiling.bodyBytes >= Math.round(result.perPost.bodyBytes),
+    `ceiling bodies of ${result.ceiling.bodyBytes} bytes, walhook's ${result.perPost.bodyBytes} on average`,
+  );
   assert.equal(result.perPost.events, SIZES.backlog, 'one event per POST: every event counted once');
   assert.equal(result.logged.events, SIZES.backlog, 'invocation log on: every event counted once');
   assert.equal(result.transformed.events, SIZES.backlog, 'request transform: every event counted once');
@@ -82,14 +100,30 @@ test('the benchmark suite runs every measure at tiny sizes and reports finite, p
   );
   assert.ok(result.memory.inFlight > 0, 'events were still held when the memory measure ended');
 
-  const report = renderReport(results, options, describeMachine(db));
+  const report = renderReport(results, { ...options, cpuBaseline: 1 }, describeMachine(db));
   for (const line of report.split('\n')) t.diagnostic(line);
   assert.doesNotMatch(report, /NaN|Infinity|undefined/);
   const rows = report.split('\n').filter((line) => line.startsWith('| '));
-  // The heading, three throughputs, one per POST with the invocation log on and with a request
-  // transform, each with its ratio to neither, the counting consumer and a ratio to it for each throughput, three latencies, memory, and per
-  // source setup a bulk time and a TPS, each with its change against no capture.
-  assert.equal(rows.length, 1 + 3 + 2 + 2 + 1 + 3 + 3 + 1 + (5 + 4) * 2, report);
+  // The heading; three throughputs; one per POST with the invocation log on and with a request
+  // transform, each with its ratio to neither; the counting consumer and a ratio to it for each
+  // throughput; the decoding consumer and walhook's ratio to it; the HTTP ceiling and its ratio; CPU
+  // of walhook (100 and 1 per POST) and both consumers, the CPU ratio and the one to the baseline;
+  // three latencies; memory; per source setup a bulk time and a TPS, each with its change against no
+  // capture; walhook's TPS loss against the counting consumer's and the trigger's.
+  assert.equal(rows.length, 1 + 3 + 2 + 2 + 1 + 3 + 2 + 2 + 4 + 2 + 3 + 1 + (5 + 4) * 2 + 2, report);
+  // Every target of issue 21 has its verdict.
+  for (const target of [
+    /walhook \/ counting consumer, 100 events per POST \|[^|]+\|[^|]+\| ≥ 0\.70 \| (pass|\*\*miss\*\*) \|/,
+    /walhook \/ HTTP ceiling, 1 event per POST \|[^|]+\|[^|]+\| ≥ 0\.80 \| (pass|\*\*miss\*\*) \|/,
+    /walhook \/ counting consumer, CPU per change, 100 events per POST \|[^|]+\|[^|]+\| ≤ 2\.00 \| (pass|\*\*miss\*\*) \|/,
+    /BENCH_CPU_BASELINE \(1\.00 s per 100,000 changes\), 100 events per POST \|[^|]+\|[^|]+\| ≤ 0\.60 \| (pass|\*\*miss\*\*) \|/,
+    /TPS loss, walhook streaming minus counting consumer \|[^|]+\|[^|]+\| ≤ \+5\.0 points \| (pass|\*\*miss\*\*) \|/,
+    /TPS loss, walhook streaming minus event-log trigger \|[^|]+\|[^|]+\| < 0 points \| (pass|\*\*miss\*\*) \|/,
+    /latency p99 [^|]+\|[^|]+\|[^|]+\| < 50 ms \| (pass|\*\*miss\*\*) \|/,
+    /peak RSS[^|]+\|[^|]+\|[^|]+\| < 150 MB[^|]+\| (pass|\*\*miss\*\*) \|/,
+  ]) {
+    assert.match(report, target);
+  }
 });
 
 test('the Node load generator, used where there is no pgbench, commits single-row inserts', async () => {
