@@ -230,13 +230,14 @@ class Reader {
       if (this.text[this.at] !== ':') this.fail("expected ':' after a key");
       this.at++;
       this.space();
+      const value = this.value(depth);
       // An own property even for "__proto__", as JSON.parse makes it, never the object's prototype.
-      Object.defineProperty(object, key, {
-        value: this.value(depth),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      // Only there: defining every property makes V8 keep the object as a slow dictionary.
+      if (key === '__proto__') {
+        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        object[key] = value;
+      }
       this.space();
       const c = this.text[this.at];
       this.at++;

@@ -45,7 +45,7 @@ export function renderTransform(
     $body: body,
     $base_url: baseUrl,
     $session_variables: sessionVariables ?? event?.session_variables ?? null,
-    $query_params: Object.fromEntries(new URL(baseUrl).searchParams),
+    $query_params: queryParams(baseUrl),
   };
   const url = renderUrl(transform, variables, baseUrl);
   const rendered = renderBody(transform.body, variables, payload);
@@ -78,12 +78,31 @@ function at<T>(key: string, render: () => T): T {
   }
 }
 
+/** The last base URL's query, as `$query_params`: a trigger's URL is the same for all its events. */
+let lastQuery: { baseUrl: string; params: Readonly<Record<string, string>> } | undefined;
+
+function queryParams(baseUrl: string): Readonly<Record<string, string>> {
+  if (lastQuery?.baseUrl !== baseUrl) {
+    lastQuery = { baseUrl, params: Object.freeze(Object.fromEntries(new URL(baseUrl).searchParams)) };
+  }
+  return lastQuery.params;
+}
+
+/** `text` as a URL, or null; parsed once (URL.canParse and then new URL would parse it twice). */
+function parsedUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
 function renderUrl(transform: RequestTransform, variables: KritiVariables, baseUrl: string): string {
   const text =
     transform.url === undefined
       ? baseUrl
       : at('url', () => (transform.url as KritiStringTemplate).render(variables));
-  const url = URL.canParse(text) ? new URL(text) : null;
+  const url = parsedUrl(text);
   if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new TransformError(
       `request_transform.url: ${JSON.stringify(text.slice(0, QUOTED_URL))} is not an http or https URL`,
