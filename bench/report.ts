@@ -83,6 +83,11 @@ function throughputRows(table: Table, results: RunResult[], options: SuiteOption
     fixed(2),
   );
   table.add(
+    'walhook to RabbitMQ, publisher confirms, broker on this machine (changes/s)',
+    values((r) => r.rabbitmq.rate),
+    integer,
+  );
+  table.add(
     'counting consumer (changes/s)',
     values((r) => r.counting.rate),
     integer,

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: walhook's throughput (one event per POST and batched) and CPU per change against a
- * counting and a decoding pgoutput consumer and a bare HTTP client, its latency at a steady rate, its
+ * `npm run bench`: walhook's throughput (one event per POST and batched, and publishing to a RabbitMQ node
+ * of Debian's rabbitmq-server on this machine) and CPU per change against a counting and a decoding
+ * pgoutput consumer and a bare HTTP client, its latency at a steady rate, its
  * peak memory under backpressure, and what capture costs the source next to an event-log trigger. Progress goes to stderr; stdout gets one markdown
  * table for docs/benchmarks.md. Not part of `npm test` (test/integration/bench-smoke.test.ts is).
  */

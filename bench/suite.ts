@@ -1,4 +1,5 @@
 import type { Database } from '../test/helpers/database.js';
+import { type Rabbit, rabbitmqThroughput, startRabbit } from './brokers.js';
 import { type HttpCeiling, httpCeiling } from './http-ceiling.js';
 import { type Latency, latency } from './latency.js';
 import { type Memory, peakRss } from './memory.js';
@@ -46,6 +47,8 @@ export interface RunResult {
   transformed: Throughput;
   /** By events per POST. */
   batched: Map<number, Throughput>;
+  /** One persistent message per event to a RabbitMQ node on this machine, publisher confirms. */
+  rabbitmq: Throughput;
   latency: Latency;
   memory: Memory;
   source: SourceOverhead;
@@ -58,14 +61,16 @@ export interface RunResult {
 export async function runSuite(db: Database, options: SuiteOptions): Promise<RunResult[]> {
   await prepareDatabase(db);
   const build = await snapshotBuild();
+  const rabbit = await startRabbit();
   try {
-    return await runs({ db, build: build.dir }, options);
+    return await runs({ db, build: build.dir }, rabbit, options);
   } finally {
+    await rabbit.stop();
     await build.remove();
   }
 }
 
-async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
+async function runs(bench: Bench, rabbit: Rabbit, options: SuiteOptions): Promise<RunResult[]> {
   const { db } = bench;
   const { log } = options;
   const results: RunResult[] = [];
@@ -104,6 +109,9 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
         ),
       );
     }
+    const rabbitmq = await step('walhook to RabbitMQ, confirms', () =>
+      rabbitmqThroughput(bench, rabbit, options.backlog, `rabbitmq_${run}`),
+    );
     const lat = await step('latency', () =>
       latency(bench, options.latencyRate, options.latencySec, `latency_${run}`),
     );
@@ -127,6 +135,7 @@ async function runs(bench: Bench, options: SuiteOptions): Promise<RunResult[]> {
       logged,
       transformed,
       batched,
+      rabbitmq,
       latency: lat,
       memory,
       source,

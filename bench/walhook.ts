@@ -40,6 +40,8 @@ export interface BenchTrigger {
   publication: string;
   table: string;
   webhook: string;
+  /** A `sink:` mapping (flow YAML) to deliver to instead of `webhook`, such as a broker's. */
+  sink?: string;
   /** Events per POST (`batch.max_events`); above 1 receivers get `{"events": […]}`. */
   batch?: number;
   /** Every attempt also written to the invocation log (`INVOCATION_LOG_TABLE`). */
@@ -80,10 +82,14 @@ ${trigger.invocationLog ? `invocation_log: { table: ${INVOCATION_LOG_TABLE} }\n`
   - name: bench
     table: ${trigger.table}
     operations: [insert]
-    webhook: ${trigger.webhook}
+${
+  trigger.sink === undefined
+    ? `    webhook: ${trigger.webhook}
     batch:
       max_events: ${trigger.batch ?? 1}
-      max_wait_ms: ${BATCH_WAIT_MS}${trigger.transform ? TRANSFORM : ''}
+      max_wait_ms: ${BATCH_WAIT_MS}${trigger.transform ? TRANSFORM : ''}`
+    : `    sink: ${trigger.sink}`
+}
 `;
 }
 

@@ -137,6 +137,7 @@ export class Pipeline {
       userAgent: config.user_agent,
       deadLetter: (event, failure) => this.deadLetter(event, failure),
       onAttempt: (info) => this.metrics.trigger(info.trigger).attempt(info),
+      onBlocked: () => this.applyBackpressure(),
       recorder: this.recorder,
     });
     this.tracker = new CheckpointTracker(0n, () => this.acknowledger.advanced());
@@ -525,17 +526,25 @@ export class Pipeline {
   }
 
   /**
-   * Stops reading at either in-flight limit and reads again below 90% of both, so a flapping
-   * receiver does not toggle the socket per event.
+   * Stops reading at either in-flight limit, or while a sink's broker blocks publishers, and reads
+   * again below 90% of both limits once no broker blocks, so a flapping receiver does not toggle the
+   * socket per event.
    */
   private applyBackpressure(): void {
     const { source } = this;
     const paused = source.isPaused('backpressure');
-    if (!paused && this.overLimit(1)) {
+    const blockedBy = this.sink.blockedBy;
+    if (!paused && (this.overLimit(1) || blockedBy !== null)) {
       source.pause('backpressure');
       this.metrics.replicationPaused.set(1);
-      this.logger.info(this.inFlight(), 'in-flight limit reached; pausing replication');
-    } else if (paused && !this.stopping && !this.overLimit(0.9)) {
+      if (blockedBy === null)
+        this.logger.info(this.inFlight(), 'in-flight limit reached; pausing replication');
+      else
+        this.logger.info(
+          { ...this.inFlight(), reason: blockedBy },
+          "a sink's broker blocks publishing; pausing replication",
+        );
+    } else if (paused && !this.stopping && blockedBy === null && !this.overLimit(0.9)) {
       source.resume('backpressure');
       this.metrics.replicationPaused.set(0);
       this.logger.info(this.inFlight(), 'below the in-flight limits; resuming replication');

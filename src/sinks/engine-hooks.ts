@@ -48,6 +48,8 @@ export interface EngineOptions {
   onAttempt(info: AttemptInfo): void;
   /** Absent when nothing keeps deliveries, so the hot path pays nothing for them. */
   recorder?: DeliveryRecorder | undefined;
+  /** A sink's broker started or stopped blocking publishers (see `DeliveryEngine.blockedBy`). */
+  onBlocked?(): void;
   /** The plugin of a target type: the registry's, unless a test brings its own. */
   plugin?: (type: string) => SinkPlugin;
 }

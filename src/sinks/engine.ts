@@ -66,6 +66,8 @@ export class DeliveryEngine {
   readonly #inFlight = new InFlight();
   readonly #waits = new RetryWaits();
   readonly #pauses = new TriggerPauses();
+  /** Why each blocked source of a sink (a broker connection) blocks publishers. */
+  readonly #blocked = new Map<string, string>();
   #closing: Promise<void> | undefined;
 
   constructor(options: EngineOptions) {
@@ -95,6 +97,12 @@ export class DeliveryEngine {
       sum.bytes += line.count.bytes;
     }
     return sum;
+  }
+
+  /** Why a sink's broker blocks publishers (the first such source's reason), or null when none does. */
+  get blockedBy(): string | null {
+    for (const reason of this.#blocked.values()) return reason;
+    return null;
   }
 
   submit(event: DeliveryEvent): void {
@@ -179,7 +187,11 @@ export class DeliveryEngine {
     const plugin = this.#plugin(target.type);
     let transport = this.#transports.get(target.type);
     if (transport === undefined) {
-      transport = plugin.open({ logger: this.#options.logger, userAgent: this.#options.userAgent });
+      transport = plugin.open({
+        logger: this.#options.logger,
+        userAgent: this.#options.userAgent,
+        blocked: (source, reason) => this.#sinkBlocked(`${target.type} ${source}`, reason),
+      });
       this.#transports.set(target.type, transport);
     }
     const queue = new KeyedQueue<Parcel>((parcel, run) => this.#start(parcel, run), {
@@ -196,6 +208,13 @@ export class DeliveryEngine {
     const line: Line = { target, plugin, transport, queue, batcher, count: { events: 0, bytes: 0 } };
     this.#lines.set(target.trigger, line);
     return line;
+  }
+
+  #sinkBlocked(source: string, reason: string | null): void {
+    if ((this.#blocked.get(source) ?? null) === reason) return;
+    if (reason === null) this.#blocked.delete(source);
+    else this.#blocked.set(source, reason);
+    this.#options.onBlocked?.();
   }
 
   #start(parcel: Parcel, run: Run): void {

@@ -56,6 +56,13 @@ export interface TriggerDelivery {
 export interface SinkContext {
   logger: Logger;
   userAgent: string;
+  /**
+   * A broker asks publishers to stop (RabbitMQ's connection.blocked: low on memory or disk), `reason`
+   * saying why, or lets them go on again (null), for each `source` (a connection) of the plugin. While
+   * any source is blocked the pipeline reads nothing from the slot, instead of queueing events that
+   * could not be sent.
+   */
+  blocked(source: string, reason: string | null): void;
 }
 
 /** What a probe found: `warn` when the endpoint did not answer, which may only mean it starts later. */

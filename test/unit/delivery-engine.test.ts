@@ -525,3 +525,38 @@ test('pause by name: the line of a trigger changed by a reload and its new line 
   assert.equal(sent.length, 0, 'closing sends nothing that waited');
   assert.equal(old.settledWith, undefined, 'left unsettled for the replay');
 });
+
+test("blocked: a sink's sources blocking publishers show as blockedBy until every one of them lets go", async () => {
+  const { plugin } = memorySink(() => OK);
+  let blocked: ((source: string, reason: string | null) => void) | undefined;
+  const open = plugin.open;
+  plugin.open = (context) => {
+    blocked = context.blocked;
+    return open(context);
+  };
+  let changes = 0;
+  const engine = new DeliveryEngine({
+    logger: pino({ level: 'silent' }),
+    userAgent: 'walhook-test/1.0',
+    deadLetter: async () => {},
+    onAttempt: () => {},
+    onBlocked: () => changes++,
+    plugin: () => plugin as SinkPlugin,
+  });
+  assert.equal(engine.blockedBy, null);
+  const ev = event(target(), 'a');
+  engine.submit(ev);
+  assert.equal(await ev.outcome, 'delivered');
+  assert.ok(blocked, 'the transport was opened with the callback');
+  blocked('node-1', 'low on memory');
+  blocked('node-2', 'low on disk');
+  blocked('node-1', 'low on memory');
+  assert.equal(engine.blockedBy, 'low on memory');
+  assert.equal(changes, 2, 'a repeated notice changes nothing');
+  blocked('node-1', null);
+  assert.equal(engine.blockedBy, 'low on disk');
+  blocked('node-2', null);
+  assert.equal(engine.blockedBy, null);
+  assert.equal(changes, 4);
+  await engine.close();
+});

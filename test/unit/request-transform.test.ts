@@ -178,7 +178,11 @@ function delivery(to: WebhookTarget): Delivery<WebhookTarget> {
 }
 
 test('the webhook transport signs the transformed bytes and dead-letters the payload', async () => {
-  const transport = webhookPlugin.open({ logger: pino({ level: 'silent' }), userAgent: 'walhook/1' });
+  const transport = webhookPlugin.open({
+    logger: pino({ level: 'silent' }),
+    userAgent: 'walhook/1',
+    blocked: () => {},
+  });
   try {
     const to = target(
       { version: 2, body: { action: 'transform', template: '{"id": {{$body.event.data.new.id}}}' } },

@@ -1,6 +1,6 @@
 import type { TriggerConfig } from '../../config/schema.js';
 import { formatLsn } from '../../core/lsn.js';
-import { CENSOR, maskSecrets } from '../../core/redact.js';
+import { CENSOR, maskSecrets, redactText } from '../../core/redact.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
 import type { ResponseHeaders } from '../../sinks/plugin.js';
 import {
@@ -107,7 +107,8 @@ export function triggerDefinition(trigger: TriggerConfig) {
 
 /** A webhook sink as Hasura's shorthand on the trigger (`webhook`, `headers`, `secrets`), which it means. */
 function shownSink(sink: TriggerConfig['sink']) {
-  if (sink.type !== 'webhook') return { sink };
+  // A broker's URLs may carry a user and password (RabbitMQ's do): masked as in the logs.
+  if (sink.type !== 'webhook') return { sink: redactUrls(sink) };
   const { type: _type, url, headers, secrets, ...options } = sink;
   return {
     webhook: safeUrl(url),
@@ -117,6 +118,13 @@ function shownSink(sink: TriggerConfig['sink']) {
     secrets: secrets.map(() => CENSOR),
     ...options,
   };
+}
+
+/** A sink mapping with the credentials of each URL among its string values masked. */
+function redactUrls<T extends object>(sink: T): T {
+  const shown = (value: unknown): unknown =>
+    typeof value === 'string' ? redactText(value) : Array.isArray(value) ? value.map(shown) : value;
+  return Object.fromEntries(Object.entries(sink).map(([key, value]) => [key, shown(value)])) as T;
 }
 
 /**
