@@ -223,6 +223,8 @@ const VERSION_INDEPENDENT = [
   'nats-dead-letters',
   'nats-sink',
   'observability',
+  'rabbitmq-cluster',
+  'rabbitmq-sink',
   'redeliver-logged',
   'request-transform',
   'secrets',
