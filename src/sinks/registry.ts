@@ -2,10 +2,11 @@ import { z } from 'zod';
 import type { DeliveryTarget, OrderingMode, RetryPolicy } from '../core/delivery-event.js';
 import { natsPlugin } from './nats/plugin.js';
 import type { SinkPlugin } from './plugin.js';
+import { redisPlugin } from './redis/plugin.js';
 import { webhookPlugin } from './webhook/plugin.js';
 
 /** Every sink walhook has. Another is a folder beside webhook/ and nats/, and one line here. */
-const PLUGINS = [webhookPlugin, natsPlugin] as const;
+const PLUGINS = [webhookPlugin, natsPlugin, redisPlugin] as const;
 
 type Plugin = (typeof PLUGINS)[number];
 type SettingsSchema = Plugin['settings'];

@@ -1,6 +1,6 @@
 import type { TriggerConfig } from '../../config/schema.js';
 import { formatLsn } from '../../core/lsn.js';
-import { CENSOR, maskSecrets } from '../../core/redact.js';
+import { CENSOR, maskSecrets, redactText } from '../../core/redact.js';
 import type { DeadLetter } from '../../dead-letters/store.js';
 import type { ResponseHeaders } from '../../sinks/plugin.js';
 import {
@@ -107,7 +107,7 @@ export function triggerDefinition(trigger: TriggerConfig) {
 
 /** A webhook sink as Hasura's shorthand on the trigger (`webhook`, `headers`, `secrets`), which it means. */
 function shownSink(sink: TriggerConfig['sink']) {
-  if (sink.type !== 'webhook') return { sink };
+  if (sink.type !== 'webhook') return { sink: redactStrings(sink) };
   const { type: _type, url, headers, secrets, ...options } = sink;
   return {
     webhook: safeUrl(url),
@@ -117,6 +117,14 @@ function shownSink(sink: TriggerConfig['sink']) {
     secrets: secrets.map(() => CENSOR),
     ...options,
   };
+}
+
+/** A broker sink's settings with every text masked as logs are: a Redis URL may carry a password. */
+function redactStrings(value: unknown): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (Array.isArray(value)) return value.map(redactStrings);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactStrings(item)]));
 }
 
 /**
