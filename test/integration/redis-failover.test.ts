@@ -11,7 +11,7 @@ import {
   waitForLength,
   waitForSync,
 } from '../helpers/redis.js';
-import { WalhookProcess } from '../helpers/walhook.js';
+import { runCli, WalhookProcess, writeConfig } from '../helpers/walhook.js';
 
 const SLOT = 'redis_failover_test';
 const TRANSACTIONS = 40;
@@ -139,10 +139,17 @@ test('sentinels: SIGKILL the master mid-stream; walhook follows the Sentinel fai
     // A failover needs the sentinels to know each other and the replica.
     await Promise.all(sentinels.map((s) => Promise.all([s.waitFor('+sentinel ', 2), s.waitFor('+slave ')])));
     const list = sentinels.map((s) => `"${s.url}"`).join(', ');
-    const walhook = await WalhookProcess.start(
-      config('payments', `sentinels: [${list}], master_name: walhook`),
-      { DATABASE_URL: db.url },
+    const yaml = config('payments', `sentinels: [${list}], master_name: walhook`);
+    // validate asks the sentinels for the master, as delivery does.
+    const validated = await runCli(['validate', '--config', await writeConfig(yaml)], {
+      DATABASE_URL: db.url,
+      PORT: '0',
+    });
+    assert.match(
+      validated.stdout,
+      /^ok +triggers\[0\] \(payments\): Redis walhook via .* reachable, a master with 1 connected replicas$/m,
     );
+    const walhook = await WalhookProcess.start(yaml, { DATABASE_URL: db.url });
     try {
       const writing = write('payments');
       await waitForLength(onStandby, stream, TOTAL / 4, 60_000);
