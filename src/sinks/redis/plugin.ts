@@ -25,7 +25,7 @@ export const redisPlugin: SinkPlugin<RedisTarget, RedisSettings> = {
   secrets: (target) => {
     if (!('url' in target.endpoint)) return [];
     const { password } = new URL(target.endpoint.url);
-    return password === '' ? [] : [password, decodeURIComponent(password)];
+    return password === '' ? [] : [...new Set([password, decodeURIComponent(password)])];
   },
   open: ({ logger }) => new RedisTransport(new RedisConnections(logger.child({ component: 'redis' }))),
   // Loaded with the first probe: it loads the Redis client, which only a Redis connection needs otherwise.
