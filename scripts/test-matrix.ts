@@ -226,6 +226,8 @@ const VERSION_INDEPENDENT = [
   'rabbitmq-cluster',
   'rabbitmq-sink',
   'redeliver-logged',
+  'redis-failover',
+  'redis-sink',
   'request-transform',
   'secrets',
   'signing',

@@ -3,10 +3,11 @@ import type { DeliveryTarget, OrderingMode, RetryPolicy } from '../core/delivery
 import { natsPlugin } from './nats/plugin.js';
 import type { SinkPlugin } from './plugin.js';
 import { rabbitmqPlugin } from './rabbitmq/plugin.js';
+import { redisPlugin } from './redis/plugin.js';
 import { webhookPlugin } from './webhook/plugin.js';
 
 /** Every sink walhook has. Another is a folder beside webhook/ and nats/, and one line here. */
-const PLUGINS = [webhookPlugin, natsPlugin, rabbitmqPlugin] as const;
+const PLUGINS = [webhookPlugin, natsPlugin, rabbitmqPlugin, redisPlugin] as const;
 
 type Plugin = (typeof PLUGINS)[number];
 type SettingsSchema = Plugin['settings'];

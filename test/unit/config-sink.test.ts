@@ -128,11 +128,11 @@ test('a bad sink is reported with its key path', () => {
   );
   invalid(
     withTrigger('sink: { type: kafka, servers: [nats://a] }'),
-    'triggers[0].sink.type: expected one of webhook, nats, rabbitmq',
+    'triggers[0].sink.type: expected one of webhook, nats, rabbitmq, redis',
   );
   invalid(
     withTrigger('sink: { servers: [nats://a] }'),
-    'triggers[0].sink.type: required (one of webhook, nats, rabbitmq)',
+    'triggers[0].sink.type: required (one of webhook, nats, rabbitmq, redis)',
   );
   invalid(withTrigger('sink: { type: nats }'), 'triggers[0].sink.servers: required');
   invalid(withTrigger('sink: { type: nats, servers: [] }'), 'triggers[0].sink.servers: must not be empty');

@@ -255,6 +255,22 @@ test('a trigger definition keeps its shape with secrets, header values and URL c
   for (const secret of ['whsec_', 'x-very-secret', 'pw@']) assert.ok(!text.includes(secret), secret);
 });
 
+test("a broker sink's definition is shown with the credentials of its URLs masked", () => {
+  const trigger = {
+    name: 'orders',
+    table: { schema: 'public', name: 'orders' },
+    tableText: 'orders',
+    operations: ['insert'],
+    sink: { type: 'redis', url: 'redis://walhook:s3cret-pass@cache:6379/0', fields: ['id', 'payload'] },
+  } as unknown as TriggerConfig;
+  assert.deepEqual(triggerDefinition(trigger), {
+    name: 'orders',
+    table: 'public.orders',
+    operations: ['insert'],
+    sink: { type: 'redis', url: 'redis://***@cache:6379/0', fields: ['id', 'payload'] },
+  });
+});
+
 test('throughput buckets count what settled between readings, over the last 10 minutes', () => {
   const start = 1_000_000 * BUCKET_MS;
   const series = new Throughput(start, 7, 1);

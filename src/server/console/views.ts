@@ -107,8 +107,8 @@ export function triggerDefinition(trigger: TriggerConfig) {
 
 /** A webhook sink as Hasura's shorthand on the trigger (`webhook`, `headers`, `secrets`), which it means. */
 function shownSink(sink: TriggerConfig['sink']) {
-  // A broker's URLs may carry a user and password (RabbitMQ's do): masked as in the logs.
-  if (sink.type !== 'webhook') return { sink: redactUrls(sink) };
+  // A broker's URLs may carry a user and password (RabbitMQ's, Redis's): masked as in the logs.
+  if (sink.type !== 'webhook') return { sink: redactStrings(sink) };
   const { type: _type, url, headers, secrets, ...options } = sink;
   return {
     webhook: safeUrl(url),
@@ -120,11 +120,12 @@ function shownSink(sink: TriggerConfig['sink']) {
   };
 }
 
-/** A sink mapping with the credentials of each URL among its string values masked. */
-function redactUrls<T extends object>(sink: T): T {
-  const shown = (value: unknown): unknown =>
-    typeof value === 'string' ? redactText(value) : Array.isArray(value) ? value.map(shown) : value;
-  return Object.fromEntries(Object.entries(sink).map(([key, value]) => [key, shown(value)])) as T;
+/** A broker sink's settings with every text masked as logs are: a Redis URL may carry a password. */
+function redactStrings(value: unknown): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (Array.isArray(value)) return value.map(redactStrings);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactStrings(item)]));
 }
 
 /**
