@@ -1,5 +1,6 @@
 import type { DeliveryEvent } from '../../core/delivery-event.js';
 import type { TableName } from '../../core/table-name.js';
+import { nameToken } from '../name-token.js';
 
 export const DEFAULT_SUBJECT = 'walhook.{schema}.{table}.{op}';
 
@@ -10,8 +11,6 @@ type Op = DeliveryEvent['op'];
 
 /** Literal text of a template: NATS subjects hold no whitespace, and `*` and `>` are wildcards. */
 const LITERAL = /^[^\s*>{}]+$/;
-/** Characters a name keeps in a subject token; every other UTF-8 byte becomes `%XX`. */
-const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
 const OPS: readonly Op[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'MANUAL', 'READ'];
 const OP_TOKENS: readonly string[] = OPS.map((op) => op.toLowerCase());
 
@@ -21,11 +20,7 @@ const OP_TOKENS: readonly string[] = OPS.map((op) => op.toLowerCase());
  * outside `A-Z a-z 0-9 _ -` (`%` included) keeps each name one token and the mapping reversible.
  */
 export function subjectToken(name: string): string {
-  if (SAFE_NAME.test(name)) return name;
-  return encodeURIComponent(name).replace(
-    /[.!~*'()]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
+  return nameToken(name);
 }
 
 /** Splits a template into literal text and placeholders, or says what is wrong with it. */

@@ -1,5 +1,6 @@
 import type { DeliveryEvent } from '../../core/delivery-event.js';
 import type { TableName } from '../../core/table-name.js';
+import { nameToken } from '../name-token.js';
 
 export const DEFAULT_ROUTING_KEY = '{schema}.{table}.{op}';
 /** AMQP 0-9-1 carries a routing key as a short string: 255 bytes at most. */
@@ -10,8 +11,6 @@ const PLACEHOLDERS = ['{schema}', '{table}', '{op}'];
 type Part = string | number;
 type Op = DeliveryEvent['op'];
 
-/** Characters a name keeps in a routing word; every other UTF-8 byte becomes `%XX`. */
-const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
 const OPS: readonly Op[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'MANUAL', 'READ'];
 const OP_WORDS: readonly string[] = OPS.map((op) => op.toLowerCase());
 
@@ -22,11 +21,7 @@ const OP_WORDS: readonly string[] = OPS.map((op) => op.toLowerCase());
  * It is the NATS sink's escaping of subject tokens, so a consumer of both decodes names alike.
  */
 export function routingWord(name: string): string {
-  if (SAFE_NAME.test(name)) return name;
-  return encodeURIComponent(name).replace(
-    /[.!~*'()]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
+  return nameToken(name);
 }
 
 /** Splits a template into literal text and placeholders, or says what is wrong with it. */

@@ -1,4 +1,5 @@
 import type { TableName } from '../../core/table-name.js';
+import { nameToken } from '../name-token.js';
 
 export const DEFAULT_STREAM = 'walhook:{schema}.{table}';
 
@@ -6,20 +7,13 @@ const PLACEHOLDERS = ['{schema}', '{table}'];
 /** Literal text, or the index of a placeholder in PLACEHOLDERS. */
 type Part = string | number;
 
-/** Characters a name keeps in a stream key; every other UTF-8 byte becomes `%XX`. */
-const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
-
 /**
  * A schema or table name inside a stream key. Redis keys may hold any byte, but `walhook:a.b.c` would be
  * both schema `a.b` table `c` and schema `a` table `b.c`; percent-encoding every byte outside
  * `A-Z a-z 0-9 _ -` (`.` and `%` included) keeps the key readable for usual names and reversible for all.
  */
 export function keyName(name: string): string {
-  if (SAFE_NAME.test(name)) return name;
-  return encodeURIComponent(name).replace(
-    /[.!~*'()]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
+  return nameToken(name);
 }
 
 /**
