@@ -88,6 +88,11 @@ function throughputRows(table: Table, results: RunResult[], options: SuiteOption
     integer,
   );
   table.add(
+    'walhook to Redis Streams, one XADD per event, Redis on this machine (changes/s)',
+    values((r) => r.redis.rate),
+    integer,
+  );
+  table.add(
     'counting consumer (changes/s)',
     values((r) => r.counting.rate),
     integer,

@@ -1,5 +1,12 @@
 import type { Database } from '../test/helpers/database.js';
-import { type Rabbit, rabbitmqThroughput, startRabbit } from './brokers.js';
+import {
+  type Rabbit,
+  type RedisBench,
+  rabbitmqThroughput,
+  redisThroughput,
+  startRabbit,
+  startRedis,
+} from './brokers.js';
 import { type HttpCeiling, httpCeiling } from './http-ceiling.js';
 import { type Latency, latency } from './latency.js';
 import { type Memory, peakRss } from './memory.js';
@@ -49,6 +56,8 @@ export interface RunResult {
   batched: Map<number, Throughput>;
   /** One persistent message per event to a RabbitMQ node on this machine, publisher confirms. */
   rabbitmq: Throughput;
+  /** One XADD per event to a Redis on this machine. */
+  redis: Throughput;
   latency: Latency;
   memory: Memory;
   source: SourceOverhead;
@@ -62,15 +71,21 @@ export async function runSuite(db: Database, options: SuiteOptions): Promise<Run
   await prepareDatabase(db);
   const build = await snapshotBuild();
   const rabbit = await startRabbit();
+  const redis = await startRedis();
   try {
-    return await runs({ db, build: build.dir }, rabbit, options);
+    return await runs({ db, build: build.dir }, { rabbit, redis }, options);
   } finally {
+    await redis.stop();
     await rabbit.stop();
     await build.remove();
   }
 }
 
-async function runs(bench: Bench, rabbit: Rabbit, options: SuiteOptions): Promise<RunResult[]> {
+async function runs(
+  bench: Bench,
+  { rabbit, redis }: { rabbit: Rabbit; redis: RedisBench },
+  options: SuiteOptions,
+): Promise<RunResult[]> {
   const { db } = bench;
   const { log } = options;
   const results: RunResult[] = [];
@@ -112,6 +127,9 @@ async function runs(bench: Bench, rabbit: Rabbit, options: SuiteOptions): Promis
     const rabbitmq = await step('walhook to RabbitMQ, confirms', () =>
       rabbitmqThroughput(bench, rabbit, options.backlog, `rabbitmq_${run}`),
     );
+    const redisRate = await step('walhook to Redis Streams', () =>
+      redisThroughput(bench, redis, options.backlog, `redis_${run}`),
+    );
     const lat = await step('latency', () =>
       latency(bench, options.latencyRate, options.latencySec, `latency_${run}`),
     );
@@ -136,6 +154,7 @@ async function runs(bench: Bench, rabbit: Rabbit, options: SuiteOptions): Promis
       transformed,
       batched,
       rabbitmq,
+      redis: redisRate,
       latency: lat,
       memory,
       source,
