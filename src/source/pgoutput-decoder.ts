@@ -97,7 +97,9 @@ class Reader {
 
   text(length: number): string {
     const start = this.take(length);
-    return this.buf.toString('utf8', start, start + length);
+    // What toString('utf8', …) calls once it has checked its arguments: `take` has checked the bounds,
+    // and this runs once per column value.
+    return (this.buf as Utf8Slicing).utf8Slice(start, start + length);
   }
 
   /** A copy: the input is usually a view into the connection's read buffer, which pg-protocol reuses. */
@@ -106,6 +108,9 @@ class Reader {
     return Buffer.from(this.buf.subarray(start, start + length));
   }
 }
+
+/** Node's Buffer method behind `toString('utf8', start, end)`, left out of its type declarations. */
+type Utf8Slicing = Buffer & { utf8Slice(start: number, end: number): string };
 
 function readTuple(r: Reader): TupleData {
   const count = r.u16();

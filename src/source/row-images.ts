@@ -1,6 +1,6 @@
 import type { TupleData } from './change.js';
 import type { Change, RelationInfo } from './transaction-reader.js';
-import { jsonString, type ValueRenderer } from './values.js';
+import type { ValueRenderer } from './values.js';
 
 /**
  * The row before and after a change, as far as the WAL tells: a value is `undefined` where the
@@ -53,17 +53,18 @@ function keyOnly(relation: RelationInfo, source: TupleData): TupleData {
  * `shown`, the columns it does not list (by index).
  */
 export function rowToJson(relation: RelationInfo, values: TupleData, shown?: readonly boolean[]): string {
-  const { columns } = relation.relation;
+  const { renderers } = relation;
+  // Two pieces per column, each key made once per relation: fewer pieces for the string to flatten.
   let json = '{';
-  for (let i = 0; i < columns.length; i++) {
+  let keys = relation.jsonKeys;
+  for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (value === undefined || (shown !== undefined && !shown[i])) continue;
-    const column = columns[i];
-    if (!column) continue;
-    if (json.length > 1) json += ',';
-    json += jsonString(column.name);
-    json += ':';
-    json += value === null ? 'null' : (relation.renderers[i] as ValueRenderer)(value);
+    const key = keys[i];
+    if (key === undefined) continue;
+    json += key;
+    json += value === null ? 'null' : (renderers[i] as ValueRenderer)(value);
+    keys = relation.jsonKeysAfterComma;
   }
   return `${json}}`;
 }
@@ -74,12 +75,12 @@ export function rowToJson(relation: RelationInfo, values: TupleData, shown?: rea
  */
 export function rowKey(change: Change, images: RowImages): string {
   const row = images.new ?? images.old;
-  return row ? tupleKey(change.relation, row) : `${change.relation.relation.id}:`;
+  return row ? tupleKey(change.relation, row) : change.relation.keyPrefix;
 }
 
 /** The ordering key of a row of the relation, the same for a streamed row and one read from the table. */
 export function tupleKey(relation: RelationInfo, row: TupleData): string {
-  const prefix = `${relation.relation.id}:`;
+  const prefix = relation.keyPrefix;
   if (relation.keyIndexes.length > 0) {
     let key = prefix;
     for (const i of relation.keyIndexes)

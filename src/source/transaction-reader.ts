@@ -3,7 +3,7 @@ import { WalhookError } from '../core/errors.js';
 import { formatLsn, type Lsn } from '../core/lsn.js';
 import type { TrackedTransaction } from '../core/settlement.js';
 import type { PgoutputMessage, Relation, TupleData } from './change.js';
-import type { ValueRenderer } from './values.js';
+import { jsonString, type ValueRenderer } from './values.js';
 
 export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
 
@@ -17,8 +17,13 @@ export interface RelationInfo {
   columnIndex: ReadonlyMap<string, number>;
   /** Columns identifying a row: the replica identity key, or the primary key under REPLICA IDENTITY FULL. */
   keyIndexes: readonly number[];
+  /** `relationId:`, what every ordering key of its rows starts with (see row-images.ts). */
+  keyPrefix: string;
   /** Per column: its text form to JSON as row_to_json renders it. */
   renderers: readonly ValueRenderer[];
+  /** Per column: its JSON key and colon (`"name":`), then the same after a comma, made once per relation. */
+  jsonKeys: readonly string[];
+  jsonKeysAfterComma: readonly string[];
   /** Per column: the type `where` compares it as (a domain compares as its base type). */
   compareTypes: readonly number[];
 }
@@ -258,7 +263,10 @@ export function describeRelation(
     table: `${relation.schema}.${relation.name}`,
     columnIndex,
     keyIndexes,
+    keyPrefix: `${relation.id}:`,
     renderers: relation.columns.map((column) => types.renderer(column.typeOid)),
+    jsonKeys: relation.columns.map((column) => `${jsonString(column.name)}:`),
+    jsonKeysAfterComma: relation.columns.map((column) => `,${jsonString(column.name)}:`),
     compareTypes: relation.columns.map((column) => types.comparable(column.typeOid)),
   };
 }

@@ -1,9 +1,10 @@
-import type { DeliveryEvent, DeliveryTarget, ParentTrace } from '../core/delivery-event.js';
+import type { DeliveryEvent, DeliveryTarget } from '../core/delivery-event.js';
 import type { Lsn } from '../core/lsn.js';
 import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
 import type { Settlements, TrackedTransaction } from '../core/settlement.js';
 import type { TableName } from '../core/table-name.js';
-import type { HasuraBody } from './payload.js';
+import { type BodySource, type BodyTrigger, HasuraBody, type RenderedRows } from './payload.js';
+import type { Session } from './session.js';
 
 /** What an event reports to when it settles. */
 export interface SettleHooks {
@@ -12,46 +13,70 @@ export interface SettleHooks {
 }
 
 /**
- * One matched change on its way to one trigger. A class rather than an object of closures: thousands
- * wait in flight, and each closure would be another object for the garbage collector to copy.
+ * What the events of one trigger from one transaction and table have in common, made once for all of
+ * them (see `EventRouter`): each waiting event then holds one reference instead of nine.
  */
-export class RoutedEvent implements DeliveryEvent {
+export interface EventOrigin {
+  readonly target: DeliveryTarget;
+  /** `schema.name`. */
+  readonly table: string;
+  readonly relation: TableName;
+  readonly commitLsn: Lsn;
+  readonly commitTime: bigint;
+  readonly metrics: TriggerMetrics;
+  readonly tracker: Settlements;
+  /** Registered with the tracker once per event, settled there once per event. */
+  readonly transaction: TrackedTransaction;
+  readonly hooks: SettleHooks;
+}
+
+/**
+ * One matched change on its way to one trigger, its body included. A class rather than an object of
+ * closures, and one object rather than an event holding a body: thousands wait in flight, and each
+ * object is another for the garbage collector to copy.
+ */
+export class RoutedEvent extends HasuraBody implements DeliveryEvent {
   #settled = false;
 
   constructor(
     readonly id: string,
-    readonly target: DeliveryTarget,
     readonly orderingKey: string,
     readonly op: DeliveryEvent['op'],
-    readonly table: string,
-    readonly relation: TableName,
-    readonly commitLsn: Lsn,
-    private readonly commitTime: bigint,
-    private readonly payload: HasuraBody,
-    private readonly metrics: TriggerMetrics,
-    private readonly tracker: Settlements,
-    /** Registered with the tracker once for this event, settled there once. */
-    private readonly transaction: TrackedTransaction,
-    private readonly hooks: SettleHooks,
-  ) {}
-
-  get bytes(): number {
-    return this.payload.bytes;
+    private readonly origin: EventOrigin,
+    source: BodySource,
+    rows: RenderedRows,
+    trigger: BodyTrigger,
+    session?: Session,
+  ) {
+    super(source, rows, trigger, id, session);
   }
 
-  get trace(): ParentTrace | undefined {
-    return this.payload.trace;
+  get target(): DeliveryTarget {
+    return this.origin.target;
+  }
+
+  get table(): string {
+    return this.origin.table;
+  }
+
+  get relation(): TableName {
+    return this.origin.relation;
+  }
+
+  get commitLsn(): Lsn {
+    return this.origin.commitLsn;
   }
 
   body(currentRetry: number): string {
-    return this.payload.render(currentRetry);
+    return this.render(currentRetry);
   }
 
   settle(outcome: 'delivered' | 'failed'): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.metrics.settled(outcome, this.commitTime);
-    this.tracker.settle(this.transaction);
-    this.hooks.settled(outcome);
+    const { origin } = this;
+    origin.metrics.settled(outcome, origin.commitTime);
+    origin.tracker.settle(origin.transaction);
+    origin.hooks.settled(outcome);
   }
 }

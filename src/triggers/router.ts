@@ -1,13 +1,14 @@
 import type { DeliveryEvent } from '../core/delivery-event.js';
 import { eventId } from '../core/event-id.js';
 import type { PipelineMetrics } from '../core/metrics/metrics.js';
+import type { TriggerMetrics } from '../core/metrics/trigger-metrics.js';
 import type { Settlements } from '../core/settlement.js';
 import type { TupleData } from '../source/change.js';
 import { type RowImages, rowImages, rowKey, rowToJson, tupleKey } from '../source/row-images.js';
 import type { Change, RelationInfo, TransactionInfo } from '../source/transaction-reader.js';
 import { type CompiledTrigger, type FilterReason, filterReason, type TriggerIndex } from './matcher.js';
-import { HasuraBody, type RenderedRows } from './payload.js';
-import { RoutedEvent, type SettleHooks } from './routed-event.js';
+import type { RenderedRows } from './payload.js';
+import { type EventOrigin, RoutedEvent, type SettleHooks } from './routed-event.js';
 import { NO_SESSION, type Session } from './session.js';
 
 /** Sees each change a trigger filtered out, and why (the console's `debug_filters`). */
@@ -37,6 +38,28 @@ export class EventRouter {
   ) {}
 
   private readonly hooks: SettleHooks = { settled: () => this.onSettled() };
+  /** Each trigger's origin for the transaction and table of its latest event (see `EventOrigin`). */
+  readonly #origins = new WeakMap<CompiledTrigger, EventOrigin>();
+
+  #origin(
+    trigger: CompiledTrigger,
+    relation: RelationInfo,
+    txn: TransactionInfo,
+    metrics: TriggerMetrics,
+    hooks: SettleHooks,
+  ): EventOrigin {
+    return {
+      target: trigger.target,
+      table: relation.table,
+      relation,
+      commitLsn: txn.finalLsn,
+      commitTime: txn.commitTime,
+      metrics,
+      tracker: this.tracker,
+      transaction: txn.tracked,
+      hooks,
+    };
+  }
 
   /**
    * A row read from the table (a backfill page, a manual invocation) as an event of `trigger`, in the
@@ -60,8 +83,8 @@ export class EventRouter {
       read.given === undefined
         ? readRows(relation, row, trigger.payloadColumns ? payloadMask(trigger, relation) : undefined)
         : { newJson: read.given, oldJson: 'null', unchangedToast: [], toastFetched: [] };
-    const triggerMetrics = this.metrics.trigger(trigger.name);
-    triggerMetrics.matched.inc();
+    const metrics = this.metrics.trigger(trigger.name);
+    metrics.matched.inc();
     this.tracker.add(txn.tracked);
     const hooks: SettleHooks = {
       settled: (outcome) => {
@@ -69,23 +92,9 @@ export class EventRouter {
         read.onSettled(outcome);
       },
     };
-    this.submit(
-      new RoutedEvent(
-        id,
-        trigger.target,
-        tupleKey(relation, row),
-        read.op,
-        relation.table,
-        relation,
-        txn.finalLsn,
-        txn.commitTime,
-        new HasuraBody({ op: read.op, index, relation, txn }, rows, trigger, id),
-        triggerMetrics,
-        this.tracker,
-        txn.tracked,
-        hooks,
-      ),
-    );
+    const origin = this.#origin(trigger, relation, txn, metrics, hooks);
+    const source = { op: read.op, index, relation, txn };
+    this.submit(new RoutedEvent(id, tupleKey(relation, row), read.op, origin, source, rows, trigger));
     return id;
   }
 
@@ -116,26 +125,14 @@ export class EventRouter {
       }
       key ??= rowKey(change, images);
       const id = eventId(this.systemId, txn.finalLsn, change.index, trigger.name);
-      const triggerMetrics = this.metrics.trigger(trigger.name);
-      triggerMetrics.matched.inc();
+      let origin = this.#origins.get(trigger);
+      if (origin === undefined || origin.transaction !== txn.tracked || origin.relation !== relation) {
+        origin = this.#origin(trigger, relation, txn, this.metrics.trigger(trigger.name), this.hooks);
+        this.#origins.set(trigger, origin);
+      }
+      origin.metrics.matched.inc();
       this.tracker.add(txn.tracked);
-      this.submit(
-        new RoutedEvent(
-          id,
-          trigger.target,
-          key,
-          change.op,
-          table,
-          relation,
-          txn.finalLsn,
-          txn.commitTime,
-          new HasuraBody(change, triggerRows, trigger, id, session),
-          triggerMetrics,
-          this.tracker,
-          txn.tracked,
-          this.hooks,
-        ),
-      );
+      this.submit(new RoutedEvent(id, key, change.op, origin, change, triggerRows, trigger, session));
     }
   }
 }

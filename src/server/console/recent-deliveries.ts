@@ -103,12 +103,16 @@ export class RecentDeliveries implements DeliveryRecorder {
     if (target?.type !== 'webhook') return;
     const kept = keep(target as WebhookTarget, sent, events.length);
     const recorded = ++this.#recorded;
+    const status = STATUS_OF[sent.outcome];
     for (const event of events) {
-      let invocation = this.#byId.get(event.id);
-      if (invocation === undefined) invocation = this.#add(event, sent.at);
+      const invocation = this.#byId.get(event.id);
+      this.#keptChars += kept.share;
+      if (invocation === undefined) {
+        this.#add(event, sent.at, kept, recorded, status);
+        continue;
+      }
       invocation.attempts.push(kept);
       invocation.size += kept.share;
-      this.#keptChars += kept.share;
       if (invocation.attempts.length > MAX_ATTEMPTS_KEPT) {
         const dropped = invocation.attempts.shift() as KeptAttempt;
         invocation.size -= dropped.share;
@@ -117,7 +121,7 @@ export class RecentDeliveries implements DeliveryRecorder {
       invocation.attemptCount++;
       invocation.lastAttemptAt = sent.at;
       invocation.lastRecorded = recorded;
-      invocation.status = STATUS_OF[sent.outcome];
+      invocation.status = status;
     }
     this.#trim();
   }
@@ -149,7 +153,8 @@ export class RecentDeliveries implements DeliveryRecorder {
     return found;
   }
 
-  #add(event: DeliveryEvent, at: Date): Invocation {
+  /** A first attempt: most events have no other, so it is made whole at once (one array of one). */
+  #add(event: DeliveryEvent, at: Date, kept: KeptAttempt, recorded: number, status: InvocationStatus): void {
     this.#evict(this.#next);
     const invocation: Invocation = {
       eventId: event.id,
@@ -157,18 +162,17 @@ export class RecentDeliveries implements DeliveryRecorder {
       op: event.op,
       table: event.table,
       lsn: event.commitLsn,
-      status: 'pending',
-      attemptCount: 0,
+      status,
+      attemptCount: 1,
       firstAttemptAt: at,
       lastAttemptAt: at,
-      lastRecorded: 0,
-      attempts: [],
-      size: 0,
+      lastRecorded: recorded,
+      attempts: [kept],
+      size: kept.share,
     };
     this.#slots[this.#next] = invocation;
     this.#byId.set(event.id, invocation);
     this.#next = (this.#next + 1) % this.capacity;
-    return invocation;
   }
 
   /** Drops the oldest events while over the character budget, always keeping the newest one. */

@@ -1,5 +1,5 @@
 import { createHmac, hash } from 'node:crypto';
-import { uuidV5Text } from '../../core/event-id.js';
+import { uuidV5 } from '../../core/event-id.js';
 
 /** The key bytes of each `whsec_` secret, decoded once per list of secrets. */
 const keysBySecrets = new WeakMap<readonly string[], Buffer[]>();
@@ -48,5 +48,6 @@ const BATCH_NAMESPACE = Buffer.from('3301f5f938ba40c2be0a4f9b5f0e520f', 'hex');
  * fixed-length UUIDs, so the joined text can come from one list of ids only.
  */
 export function batchMessageId(eventIds: readonly string[]): string {
-  return uuidV5Text(hash('sha1', Buffer.concat([BATCH_NAMESPACE, Buffer.from(eventIds.join(','))]), 'hex'));
+  const name = Buffer.from(eventIds.join(','));
+  return uuidV5(hash('sha1', Buffer.concat([BATCH_NAMESPACE, name]), 'hex'));
 }
