@@ -5,18 +5,18 @@ import { ROOT } from '../test/helpers/walhook.js';
 import { CPU_PER, cpuPerChanges } from './cpu.js';
 import { sourceRows } from './report-source.js';
 import { fixed, integer, ms, seconds, Table } from './report-table.js';
-import type { RunResult, SuiteOptions } from './suite.js';
+import { BASELINE_BATCH, type RunResult, type SuiteOptions } from './suite.js';
 import type { Throughput } from './throughput.js';
 
 /** The targets each measure is reported against (pass or miss), as docs/benchmarks.md sets them out. */
 const TARGETS = {
   perPostRate: 15_000,
-  /** The batch size whose ratios to the counting consumer have targets. */
-  batch: 100,
+  /** The batch size whose ratios to the counting consumer and the baseline have targets. */
+  batch: BASELINE_BATCH,
   batchRatio: 0.7,
   /** walhook's CPU per change against the counting consumer's, at most. */
   cpuRatio: 2,
-  /** walhook's CPU per change against `BENCH_CPU_BASELINE`, at most. */
+  /** walhook's CPU per change against `BENCH_CPU_BASELINE` or `BENCH_BASELINE_BUILD`'s, at most. */
   cpuBaselineRatio: 0.6,
   /** One event per POST against the HTTP ceiling, at least. */
   ceilingRatio: 0.8,
@@ -32,6 +32,15 @@ function build(): string {
     return `walhook at ${git('rev-parse', '--short', 'HEAD')}${dirty}`;
   } catch {
     return 'walhook outside a git checkout';
+  }
+}
+
+/** The commit a baseline build's checkout is at, as far as git tells. */
+function baselineCommit(dir: string): string {
+  try {
+    return `commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`;
+  } catch {
+    return 'not a git checkout';
   }
 }
 
@@ -170,6 +179,17 @@ function cpuRows(table: Table, results: RunResult[], options: SuiteOptions): voi
       { text: `≤ ${TARGETS.cpuBaselineRatio.toFixed(2)}`, pass: (m) => m <= TARGETS.cpuBaselineRatio },
     );
   }
+  const measured = results.every((r) => r.baseline !== undefined);
+  if (measured && options.baselineBuild !== undefined) {
+    const earlier = (r: RunResult) => cpuPer(r.baseline as Throughput);
+    table.add(`baseline build CPU ${per}, ${batch}`, results.map(earlier), seconds);
+    table.add(
+      `walhook CPU per change / baseline build's, ${batch}`,
+      results.map((r) => walhook(r) / earlier(r)),
+      fixed(2),
+      { text: `≤ ${TARGETS.cpuBaselineRatio.toFixed(2)}`, pass: (m) => m <= TARGETS.cpuBaselineRatio },
+    );
+  }
 }
 
 /**
@@ -221,6 +241,11 @@ export function renderReport(results: RunResult[], options: SuiteOptions, machin
   const notes = [
     `- Throughput: a backlog of ${integer(options.backlog)} inserts in one transaction (6 columns), timed from the moment a walsender holds the slot to the last change received; that includes Postgres decoding the whole transaction before it sends the first change (first change after ${each((r) => r.counting.firstSec, seconds)} for the counting consumer, ${each((r) => r.perPost.firstSec, seconds)} for walhook one per POST). The receiver shares this machine and answers 200 at once; batched bodies are parsed to count their events.`,
     `- CPU: user + system over the same drain, from the moment the slot is seen taken to the last change received; walhook's from /proc/PID/stat (${each((r) => (r.batched.get(TARGETS.batch) as Throughput).cpuSec, seconds)} for ${integer(TARGETS.batch)} per POST), the consumers' from \`process.cpuUsage()\` of the bench process, which does nothing else meanwhile (counting ${each((r) => r.counting.cpuSec, seconds)}).`,
+    ...(options.baselineBuild === undefined
+      ? []
+      : [
+          `- Baseline build: ${options.baselineBuild} (${baselineCommit(options.baselineBuild)}), measured in each run right after walhook's ${integer(TARGETS.batch)} per POST, on the same backlog (${each((r) => r.baseline?.cpuSec ?? 0, seconds)} of CPU, ${each((r) => r.baseline?.rate ?? 0, integer)} changes/s).`,
+        ]),
     `- HTTP ceiling: a bare undici client in its own process, ${each((r) => r.ceiling.requests, integer)} POSTs of ${each((r) => r.ceiling.bodyBytes, integer)} bytes (walhook's first body, padded to its mean size, with its headers), as many in flight as walhook's default \`concurrency\`, to a receiver like walhook's.`,
     `- Latency: a writer commits what is due every ~5 ms for ${options.latencySec} s (achieved ${each((r) => r.latency.rate, integer)} changes/s, ${each((r) => r.latency.events, integer)} events); one event per POST; arrival time minus \`created_at\` (the commit time).`,
     `- Memory: walhook paused reading at its in-flight limit ${each(

@@ -5,6 +5,8 @@
  * peak memory under backpressure, and what capture costs the source next to an event-log trigger. Progress goes to stderr; stdout gets one markdown
  * table for docs/benchmarks.md. Not part of `npm test` (test/integration/bench-smoke.test.ts is).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { startDatabase } from '../test/helpers/database.js';
 import { describeMachine, renderReport } from './report.js';
 import { findLoadGenerator } from './source-overhead.js';
@@ -27,6 +29,18 @@ function figure(name: string): number | undefined {
   return value;
 }
 
+/** A directory holding an earlier walhook's build, or undefined when unset. */
+function buildDir(name: string): string | undefined {
+  const dir = process.env[name];
+  if (dir === undefined || dir === '') return undefined;
+  if (!existsSync(join(dir, 'bin/walhook.js')) || !existsSync(join(dir, 'dist/cli.js'))) {
+    throw new Error(
+      `${name}=${dir}: expected a built checkout (bin/walhook.js and dist/cli.js); run npm run build there`,
+    );
+  }
+  return dir;
+}
+
 const options = {
   runs: knob('BENCH_RUNS', 3),
   backlog: knob('BENCH_BACKLOG', 200_000),
@@ -40,6 +54,7 @@ const options = {
   loadClients: knob('BENCH_LOAD_CLIENTS', 4),
   generator: await findLoadGenerator(),
   cpuBaseline: figure('BENCH_CPU_BASELINE'),
+  baselineBuild: buildDir('BENCH_BASELINE_BUILD'),
   log: (line: string) => process.stderr.write(`${line}\n`),
 };
 

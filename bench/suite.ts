@@ -37,6 +37,11 @@ export interface SuiteOptions {
   generator: LoadGenerator;
   /** walhook's CPU seconds per 100,000 changes (100 per POST) in an earlier run, to compare against. */
   cpuBaseline?: number | undefined;
+  /**
+   * A build of an earlier walhook (a directory with bin/ and dist/, as `snapshotBuild` makes), measured
+   * in every run right after the current one, 100 events per POST, so its CPU compares within the run.
+   */
+  baselineBuild?: string | undefined;
   /** Progress, one line per measure. */
   log: (line: string) => void;
 }
@@ -54,6 +59,8 @@ export interface RunResult {
   transformed: Throughput;
   /** By events per POST. */
   batched: Map<number, Throughput>;
+  /** The build of `baselineBuild`, 100 events per POST; absent without one. */
+  baseline?: Throughput;
   /** One persistent message per event to a RabbitMQ node on this machine, publisher confirms. */
   rabbitmq: Throughput;
   /** One XADD per event to a Redis on this machine. */
@@ -62,6 +69,9 @@ export interface RunResult {
   memory: Memory;
   source: SourceOverhead;
 }
+
+/** Events per POST of the baseline build's measure: the batch size the CPU targets are set at. */
+export const BASELINE_BATCH = 100;
 
 /**
  * Every measure once per run, the runs one after another rather than each measure `runs` times in
@@ -124,6 +134,18 @@ async function runs(
         ),
       );
     }
+    const { baselineBuild } = options;
+    const baseline =
+      baselineBuild === undefined
+        ? undefined
+        : await step(`walhook of ${baselineBuild}, ${BASELINE_BATCH} events per POST`, () =>
+            walhookThroughput(
+              { db, build: baselineBuild },
+              options.backlog,
+              BASELINE_BATCH,
+              `baseline_${BASELINE_BATCH}_${run}`,
+            ),
+          );
     const rabbitmq = await step('walhook to RabbitMQ, confirms', () =>
       rabbitmqThroughput(bench, rabbit, options.backlog, `rabbitmq_${run}`),
     );
@@ -153,6 +175,7 @@ async function runs(
       logged,
       transformed,
       batched,
+      ...(baseline && { baseline }),
       rabbitmq,
       redis: redisRate,
       latency: lat,
