@@ -57,7 +57,7 @@ const parts = {
   xid: -1,
   /** `","created_at":…,"data":{"old":` */
   beforeOld: '',
-  /** `},<session fields>},"delivery_info":{…,"current_retry":` */
+  /** `},<session fields>`: what follows the `new` row, before the toast columns. */
   afterRows: '',
   /** `},"source":{"lsn":…,"index":` (walhook's format) or `}}` (Hasura's, with no index after it). */
   tail: '',
